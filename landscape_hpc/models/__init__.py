@@ -1,0 +1,1 @@
+"""Networks, activations, initial points and losses with exact derivatives."""

@@ -1,0 +1,67 @@
+"""Squared-error loss of a network on a finite dataset, with exact float64 derivatives.
+
+One hidden layer (the papers' main case) uses the batched analytic gradient and Hessian of
+:mod:`landscape_hpc.models.shallow`; deeper networks use torch.func autodiff (grad, hessian),
+vectorised over a batch of thetas with vmap.  See :mod:`.objective` for the conventions.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.func import grad, hessian, vmap
+
+from . import shallow
+from .network import DTYPE, Network
+from .objective import LossSpec, Objective
+
+Tensor = torch.Tensor
+
+
+class EmpiricalLoss(Objective):
+    """L(theta) = factor * reduce_n ||f(x_n; theta) - y_n||^2 on inputs x (N, d), targets y (N, out)."""
+
+    def __init__(self, net: Network, x: Tensor, y: Tensor, loss_spec: LossSpec | None = None,
+                 analytic: bool | None = None):
+        x = torch.as_tensor(x, dtype=DTYPE)
+        y = torch.as_tensor(y, dtype=DTYPE)
+        if y.dim() == 1:
+            y = y.unsqueeze(-1)
+        if x.dim() != 2 or x.shape[1] != net.input_dim:
+            raise ValueError(f"inputs must have shape (N, {net.input_dim}), got {tuple(x.shape)}")
+        if y.shape != (x.shape[0], net.output_dim):
+            raise ValueError(f"targets must have shape ({x.shape[0]}, {net.output_dim}), "
+                             f"got {tuple(y.shape)}")
+        self.net, self.x, self.y = net, x, y
+        self.loss_spec = loss_spec or LossSpec()
+        self.num_params = net.num_params
+        self.weight = self.loss_spec.factor / (x.shape[0] if self.loss_spec.mean else 1)
+        self.analytic = net.depth == 1 if analytic is None else analytic
+        if self.analytic and net.depth != 1:
+            raise ValueError("analytic derivatives exist for one hidden layer only")
+
+    @property
+    def num_samples(self) -> int:
+        return self.x.shape[0]
+
+    def residuals(self, theta: Tensor) -> Tensor:
+        """f(x; theta) - y, shape (..., N, out)."""
+        return self.net(theta, self.x) - self.y
+
+    def derivatives(self, theta: Tensor, order: int) -> tuple[Tensor, ...]:
+        if self.analytic:
+            return shallow.derivatives(self.net, self.x, self.y, self.weight, theta, order)
+        return self._autodiff(theta, order)
+
+    def _single_loss(self, theta: Tensor) -> Tensor:
+        e = self.residuals(theta)
+        return self.weight * (e * e).sum()
+
+    def _autodiff(self, theta: Tensor, order: int) -> tuple[Tensor, ...]:
+        batched = theta.dim() == 2
+        t = theta if batched else theta.unsqueeze(0)
+        out = [vmap(self._single_loss)(t)]
+        if order >= 1:
+            out.append(vmap(grad(self._single_loss))(t))
+        if order >= 2:
+            out.append(vmap(hessian(self._single_loss))(t))
+        return tuple(out) if batched else tuple(o[0] for o in out)
