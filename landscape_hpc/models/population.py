@@ -20,11 +20,13 @@ Kernels:
   diverge.  At a zero vector the relu part's u-derivatives are 0 (the convention relu'(0) = 0).
 * sigmoid2, erf(z / sqrt 2): kappa = (2 / pi) arcsin(C12 / sqrt((1 + C11)(1 + C22))), with
   closed-form covariance derivatives.
-* every other activation: an n x n Gauss-Hermite rule over (z1, z2) = (sqrt(C11) xi_1,
-  C12 / sqrt(C11) xi_1 + sqrt(C22 - C12^2 / C11) xi_2).  Covariance derivatives come from the heat
-  identities d kappa / dC12 = E[sigma'(z1) sigma'(z2)], d kappa / dC11 = E[sigma''(z1) sigma(z2)] / 2
-  (again Gaussian expectations, smooth at singular C), evaluated with the same rule; sigma'''' is
-  the forward-mode derivative of sigma'''.
+* every other activation: an n x n Gauss-Hermite rule in the orthonormal frame of the plane (u, v)
+  (u.x = |u| xi_1, v.x = m xi_1 + tau xi_2): K = E[sigma sigma], grad_u K = E[sigma'(u.x)
+  sigma(v.x) x], H_uu = E[sigma''(u.x) sigma(v.x) x x^T], H_uv = E[sigma'(u.x) sigma'(v.x) x x^T]
+  (derivatives under the expectation; only sigma, sigma', sigma'' enter).  These are smooth in
+  u, v, also at aligned neurons and at u = 0.  The rule is exact for polynomials; for sigmoid-like
+  activations its error grows with the norms (features of width 1 / |u| in xi), so raise
+  ``quadrature`` for large weights.
 
 With grad_u K and the Hessian blocks H_uu, H_uv of K at the pairs (w_i, o_m), exactly
 (no finite differences):
@@ -41,7 +43,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numpy as np
+import scipy.special
 import torch
 
 from .activations import Activation, ActivationSpec, get_activation
@@ -50,7 +52,7 @@ from .objective import LossSpec, Objective
 
 Tensor = torch.Tensor
 
-DEFAULT_QUADRATURE = 64
+DEFAULT_QUADRATURE = 96
 _TWO_PI = 2.0 * math.pi
 _GRID_CHUNK = 1 << 22  # quadrature grid points evaluated at once
 _LINEAR_SLOPE = {"relu": 0.0, "identity": 1.0}  # leaky_relu: its slope parameter
@@ -102,8 +104,13 @@ def overlap_kernel(activation: str | dict | ActivationSpec | Activation, c11: Te
     act = get_activation(activation)
     c11, c12, c22 = torch.broadcast_tensors(*(torch.as_tensor(c, dtype=DTYPE) for c in (c11, c12, c22)))
     slope = _linear_slope(act)
+    if act.name == "sigmoid2":
+        return _erf_kappa(c11, c12, c22, 0)[0]
     if slope is None:
-        return _kappa(act, c11, c12, c22, 0, quadrature)[0]
+        s1 = c11.clamp_min(0.0).sqrt()
+        m = torch.where(s1 > 0, c12 / torch.where(s1 > 0, s1, 1.0), 0.0)
+        tau = (c22 - m * m).clamp_min(0.0).sqrt()
+        return _plane_moments(act, s1, m, tau, _MOMENTS[:1], quadrature)[0]
     norms = (c11 * c22).clamp_min(0.0).sqrt()
     cos = torch.where(norms > 0, c12 / torch.where(norms > 0, norms, 1.0), 0.0).clamp(-1.0, 1.0)
     return slope * c12 + (1 - slope) ** 2 * _relu_value(c12, norms, torch.arccos(cos))
@@ -115,7 +122,9 @@ def pair_terms(act: Activation, u: Tensor, v: Tensor, order: int, quadrature: in
     u, v = torch.broadcast_tensors(u, v)
     slope = _linear_slope(act)
     if slope is None:
-        return _covariance_terms(act, u, v, order, quadrature)
+        if act.name == "sigmoid2":
+            return _erf_terms(u, v, order)
+        return _quadrature_terms(act, u, v, order, quadrature)
     relu = _relu_terms(u, v, order)
     q = (1 - slope) ** 2
     value = slope * (u * v).sum(-1) + q * relu.value
@@ -175,28 +184,22 @@ def _relu_terms(u: Tensor, v: Tensor, order: int) -> PairTerms:
     c_uu = live_u * nv * sin / (_TWO_PI * torch.where(nu > 0, nu, 1.0))
     zero = torch.zeros_like(c_uu)
     basis_u = torch.stack([uh, ev], -1)
-    hess_uu = LowRank(c_uu, basis_u, _diag2(-c_uu, c_uu, zero), basis_u)
+    hess_uu = LowRank(c_uu, basis_u, _matrix2(-c_uu, zero, zero, c_uu), basis_u)
     live = live_u * (nv > 0).to(u.dtype)
     s_uv = live * sin / _TWO_PI
-    hess_uv = LowRank(live * (math.pi - t) / _TWO_PI, basis_u, _diag2(s_uv, s_uv, zero),
+    hess_uv = LowRank(live * (math.pi - t) / _TWO_PI, basis_u, _matrix2(s_uv, zero, zero, s_uv),
                       torch.stack([vh, eu], -1))
     return PairTerms(value, grad_u, hess_uu, hess_uv)
 
 
-def _diag2(x: Tensor, y: Tensor, zero: Tensor) -> Tensor:
-    return torch.stack([torch.stack([x, zero], -1), torch.stack([zero, y], -1)], -2)
-
-
-def _covariance_terms(act: Activation, u: Tensor, v: Tensor, order: int,
-                      quadrature: int) -> PairTerms:
-    """Chain rule through C11 = |u|^2, C12 = u.v, C22 = |v|^2 (k_a = d kappa / dC_a, etc.)::
+def _erf_terms(u: Tensor, v: Tensor, order: int) -> PairTerms:
+    """sigmoid2 by the chain rule through C11 = |u|^2, C12 = u.v, C22 = |v|^2 (k_a = d kappa/dC_a)::
 
         grad_u K = 2 k_11 u + k_12 v
         H_uu = 2 k_11 I + [u v] [[4 k_11,11, 2 k_11,12], [2 k_11,12, k_12,12]] [u v]^T
         H_uv =   k_12 I + [u v] [[2 k_11,12, 4 k_11,22], [k_12,12, 2 k_12,22]] [u v]^T
     """
-    c11, c12, c22 = (u * u).sum(-1), (u * v).sum(-1), (v * v).sum(-1)
-    k = _kappa(act, c11, c12, c22, order, quadrature)
+    k = _erf_kappa((u * u).sum(-1), (u * v).sum(-1), (v * v).sum(-1), order)
     if order == 0:
         return PairTerms(k[0])
     grad_u = 2 * k[1][..., None] * u + k[2][..., None] * v
@@ -204,39 +207,20 @@ def _covariance_terms(act: Activation, u: Tensor, v: Tensor, order: int,
         return PairTerms(k[0], grad_u)
     _, k1, k2, k11, k12, k13, k22, k23 = k
     basis = torch.stack([u, v], -1)
-    core_uu = torch.stack([torch.stack([4 * k11, 2 * k12], -1),
-                           torch.stack([2 * k12, k22], -1)], -2)
-    core_uv = torch.stack([torch.stack([2 * k12, 4 * k13], -1),
-                           torch.stack([k22, 2 * k23], -1)], -2)
-    return PairTerms(k[0], grad_u, LowRank(2 * k1, basis, core_uu, basis),
-                     LowRank(k2, basis, core_uv, basis))
-
-
-def _kappa(act: Activation, c11: Tensor, c12: Tensor, c22: Tensor, order: int,
-           quadrature: int) -> tuple[Tensor, ...]:
-    """kappa and its covariance derivatives: (k,), (k, k_1, k_2) or
-    (k, k_1, k_2, k_11, k_12, k_13, k_22, k_23), indices 1, 2, 3 = C11, C12, C22."""
-    if act.name == "sigmoid2":
-        return _erf_kappa(c11, c12, c22, order)
-    # E[sigma^(q)(z1) sigma^(p)(z2)] for (q, p), with the heat-identity factors
-    moments = [(0, 0), (2, 0), (1, 1), (4, 0), (3, 1), (2, 2), (1, 3)][: (1, 3, 7)[order]]
-    m = _gauss_moments(act, c11, c12, c22, moments, quadrature)
-    if order == 0:
-        return (m[0],)
-    out = (m[0], 0.5 * m[1], m[2])
-    if order == 1:
-        return out
-    return out + (0.25 * m[3], 0.5 * m[4], 0.25 * m[5], m[5], 0.5 * m[6])
+    return PairTerms(k[0], grad_u,
+                     LowRank(2 * k1, basis, _matrix2(4 * k11, 2 * k12, 2 * k12, k22), basis),
+                     LowRank(k2, basis, _matrix2(2 * k12, 4 * k13, k22, 2 * k23), basis))
 
 
 def _erf_kappa(c11: Tensor, c12: Tensor, c22: Tensor, order: int) -> tuple[Tensor, ...]:
-    """kappa = (2/pi) arcsin(C12 / sqrt(A B)), A = 1 + C11, B = 1 + C22, Q = A B - C12^2 > 0."""
+    """kappa = (2/pi) arcsin(C12 / sqrt(A B)), A = 1 + C11, B = 1 + C22, Q = A B - C12^2 > 0, and
+    its derivatives (k,), (k, k_1, k_2) or (k, k_1, k_2, k_11, k_12, k_13, k_22, k_23), indices
+    1, 2, 3 = C11, C12, C22."""
     a, b = 1 + c11, 1 + c22
     out = [2 / math.pi * torch.asin(c12 / (a * b).sqrt())]
     if order == 0:
         return tuple(out)
-    q = a * b - c12 * c12
-    rq = q.rsqrt()
+    rq = (a * b - c12 * c12).rsqrt()
     out += [-c12 * rq / (math.pi * a), 2 / math.pi * rq]
     if order == 1:
         return tuple(out)
@@ -246,41 +230,75 @@ def _erf_kappa(c11: Tensor, c12: Tensor, c22: Tensor, order: int) -> tuple[Tenso
     return tuple(out)
 
 
+# (q, p, j, k): E[sigma^(q)(z1) sigma^(p)(z2) xi_1^j xi_2^k], the moments needed up to each order
+_MOMENTS = ((0, 0, 0, 0),
+            (1, 0, 1, 0), (1, 0, 0, 1),
+            (2, 0, 0, 0), (2, 0, 2, 0), (2, 0, 1, 1), (2, 0, 0, 2),
+            (1, 1, 0, 0), (1, 1, 2, 0), (1, 1, 1, 1), (1, 1, 0, 2))
+
+
+def _quadrature_terms(act: Activation, u: Tensor, v: Tensor, order: int, n: int) -> PairTerms:
+    """Gaussian expectations in the orthonormal frame e_1 = u / |u|, e_2 = the unit part of v
+    orthogonal to u, where u.x = |u| xi_1 and v.x = m xi_1 + tau xi_2 (xi standard normal)::
+
+        grad_u K = E[sigma'(u.x) sigma(v.x) x],   H_uu = E[sigma''(u.x) sigma(v.x) x x^T],
+        H_uv = E[sigma'(u.x) sigma'(v.x) x x^T],  E[g x x^T] = E[g] I + sum_ab (E[g xi_a xi_b]
+                                                    - E[g] delta_ab) e_a e_b^T.
+
+    Only sigma, sigma', sigma'' enter, and no direction is divided by a vanishing norm: at
+    tau = 0 (aligned) the e_2 terms cancel, at u = 0 e_1 is 0 and the formulas still hold.
+    """
+    nu = u.norm(dim=-1)
+    e1 = _unit(u, nu)
+    m = (v * e1).sum(-1)
+    perp = v - m[..., None] * e1
+    tau = perp.norm(dim=-1)
+    mo = _plane_moments(act, nu, m, tau, _MOMENTS[: (1, 3, 11)[order]], n)
+    if order == 0:
+        return PairTerms(mo[0])
+    e2 = _unit(perp, tau)
+    grad_u = mo[1][..., None] * e1 + mo[2][..., None] * e2
+    if order == 1:
+        return PairTerms(mo[0], grad_u)
+    basis = torch.stack([e1, e2], -1)
+
+    def second(g0: Tensor, g11: Tensor, g12: Tensor, g22: Tensor) -> LowRank:
+        return LowRank(g0, basis, _matrix2(g11 - g0, g12, g12, g22 - g0), basis)
+
+    return PairTerms(mo[0], grad_u, second(*mo[3:7]), second(*mo[7:11]))
+
+
+def _matrix2(x11: Tensor, x12: Tensor, x21: Tensor, x22: Tensor) -> Tensor:
+    return torch.stack([torch.stack([x11, x12], -1), torch.stack([x21, x22], -1)], -2)
+
+
 @lru_cache(maxsize=8)
 def _hermite_rule(n: int) -> tuple[Tensor, Tensor]:
     """Gauss-Hermite nodes and weights for the standard normal density (weights sum to 1)."""
-    x, w = np.polynomial.hermite_e.hermegauss(n)
-    return torch.tensor(x, dtype=DTYPE), torch.tensor(w / math.sqrt(2 * math.pi), dtype=DTYPE)
+    x, w = scipy.special.roots_hermitenorm(n)
+    return torch.tensor(x, dtype=DTYPE), torch.tensor(w / w.sum(), dtype=DTYPE)
 
 
-def _derivatives(act: Activation, z: Tensor, order: int) -> tuple[Tensor, ...]:
-    """sigma, ..., sigma^(order) for order <= 4; sigma'''' by forward-mode autodiff of sigma'''."""
-    if order <= 3:
-        return act.derivatives(z, order)
-    _, d4 = torch.func.jvp(lambda y: act.derivatives(y, 3)[3], (z,), (torch.ones_like(z),))
-    return act.derivatives(z, 3) + (d4,)
-
-
-def _gauss_moments(act: Activation, c11: Tensor, c12: Tensor, c22: Tensor,
-                   moments: list[tuple[int, int]], n: int) -> list[Tensor]:
-    """E[sigma^(q)(z1) sigma^(p)(z2)] for each (q, p) by an n x n Gauss-Hermite rule, in chunks."""
+def _plane_moments(act: Activation, s1: Tensor, m: Tensor, tau: Tensor,
+                   moments: tuple[tuple[int, int, int, int], ...], n: int) -> list[Tensor]:
+    """E[sigma^(q)(s1 xi_1) sigma^(p)(m xi_1 + tau xi_2) xi_1^j xi_2^k] for each (q, p, j, k) by an
+    n x n Gauss-Hermite rule, in chunks of pairs; s1, m, tau broadcast together."""
     x, w = _hermite_rule(n)
-    c11, c12, c22 = torch.broadcast_tensors(c11, c12, c22)
-    shape = c11.shape
-    c11, c12, c22 = c11.reshape(-1), c12.reshape(-1), c22.reshape(-1)
-    q_max, p_max = max(q for q, _ in moments), max(p for _, p in moments)
-    out = [torch.empty_like(c11) for _ in moments]
+    s1, m, tau = torch.broadcast_tensors(s1, m, tau)
+    shape = s1.shape
+    s1, m, tau = s1.reshape(-1), m.reshape(-1), tau.reshape(-1)
+    q_max, p_max = max(mo[0] for mo in moments), max(mo[1] for mo in moments)
+    inner_keys = sorted({(p, k) for _, p, _, k in moments})
+    chunks = []
     step = max(1, _GRID_CHUNK // (n * n))
-    for lo in range(0, c11.numel(), step):
+    for lo in range(0, s1.numel(), step):
         part = slice(lo, lo + step)
-        s1 = c11[part].clamp_min(0.0).sqrt()
-        mean2 = torch.where(s1 > 0, c12[part] / torch.where(s1 > 0, s1, 1.0), 0.0)
-        s2 = (c22[part] - mean2 * mean2).clamp_min(0.0).sqrt()
-        g = _derivatives(act, s1[:, None] * x, q_max)  # (N, n) over xi_1
-        z2 = (mean2[:, None] * x)[:, :, None] + (s2[:, None] * x)[:, None, :]
-        h = [hp @ w for hp in act.derivatives(z2, p_max)]  # (N, n): xi_2 integrated out
-        for k, (q, p) in enumerate(moments):
-            out[k][part] = (g[q] * h[p]) @ w
+        g = act.derivatives(s1[part, None] * x, q_max)  # (N, n) over xi_1
+        z2 = (m[part, None] * x)[:, :, None] + (tau[part, None] * x)[:, None, :]
+        h = act.derivatives(z2, p_max)  # (N, n, n)
+        inner = {(p, k): h[p] @ (w * x**k) for p, k in inner_keys}  # xi_2 integrated out
+        chunks.append([(g[q] * inner[p, k]) @ (w * x**j) for q, p, j, k in moments])
+    out = [torch.cat(parts) for parts in zip(*chunks)]
     return [o.reshape(shape) for o in out]
 
 

@@ -94,9 +94,11 @@ def _hessian(net: Network, x: Tensor, e: Tensor, A: Tensor, h: Tensor, h1: Tenso
 
     iu, ia = _indices(net)
     q = torch.matmul(e, A) * h2                            # (B, N, r)
-    H[:, iu[:, :, None], iu[:, None, :]] += torch.einsum("bni,np,nq->bipq", q, xt, xt)
+    s_uu = torch.matmul((q.transpose(1, 2).unsqueeze(-1) * xt).transpose(-1, -2), xt)
+    H[:, iu[:, :, None], iu[:, None, :]] += s_uu           # (B, r, d~, d~)
     if has_a:
-        s_ua = torch.einsum("bnk,bni,np->bkip", e, h1, xt)  # (B, K, r, d~)
+        eh = (e.unsqueeze(-1) * h1.unsqueeze(-2)).reshape(B, N, K * r)
+        s_ua = torch.matmul(eh.transpose(-1, -2), xt).reshape(B, K, r, -1)  # (B, K, r, d~)
         H[:, iu[None, :, :], ia[:, :, None]] += s_ua
         H[:, ia[:, :, None], iu[None, :, :]] += s_ua
     return H

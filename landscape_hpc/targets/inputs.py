@@ -1,20 +1,20 @@
 """Input points x, shape (N, d), float64: random, grid, Sobol, explicit, or the population law.
 
-=============  ==================================================================================
-kind           inputs
-=============  ==================================================================================
-``normal``     ``n`` i.i.d. standard normal points (torch generator seeded with ``seed``)
-``uniform``    ``n`` i.i.d. points uniform on the cube [-sqrt3, sqrt3]^d (unit variance per axis)
-``grid``       regular grid with ``n`` points in total, m = n^(1/d) per axis (n must be a perfect
-               d-th power), both ends included, on [low, high]^d (default [-sqrt3, sqrt3]^d);
-               rows in C order: the last coordinate varies fastest.  channels-to-infinity.txt
-               uses ``{kind: grid, n: 10000}`` in d = 2 (100 x 100)
-``sobol``      ``n`` points of a Sobol sequence scrambled with ``seed`` (scipy.stats.qmc); law
-               ``uniform`` maps them onto [-sqrt3, sqrt3]^d, law ``normal`` through the standard
-               normal inverse CDF (points moved to the centre of their 2^-30 cell, so never 0 or 1)
-``explicit``   the rows of ``values``
-``population`` infinite data with standard Gaussian inputs: no samples; a population loss uses it
-=============  ==================================================================================
+===============  =================================================================================
+kind             inputs
+===============  =================================================================================
+``normal``       ``n`` i.i.d. standard normal points (torch generator seeded with ``seed``)
+``uniform``      ``n`` i.i.d. points uniform on the cube [-sqrt3, sqrt3]^d (unit variance per axis)
+``grid``         regular grid with ``n`` points in total, m = n^(1/d) per axis (n must be a perfect
+                 d-th power), both ends included, on [low, high]^d (default [-sqrt3, sqrt3]^d);
+                 rows in C order: the last coordinate varies fastest.  channels-to-infinity.txt
+                 uses ``{kind: grid, n: 10000}`` in d = 2 (100 x 100)
+``sobol``        ``n`` points of a Sobol sequence scrambled with ``seed`` (scipy.stats.qmc); law
+                 ``uniform`` maps them onto [-sqrt3, sqrt3]^d, law ``normal`` through the standard
+                 normal inverse CDF (points moved to the centre of their 2^-30 cell: never 0, 1)
+``explicit``     the rows of ``values``
+``population``   infinite data with standard Gaussian inputs: no samples; a population loss uses it
+===============  =================================================================================
 
 Every draw is a pure function of the spec (and d), so results are bit-reproducible.
 """
@@ -108,8 +108,8 @@ def grid_points_per_axis(n: int, d: int) -> int:
     for k in (m - 1, m, m + 1):
         if k >= 1 and k**d == n:
             return k
-    raise ValueError(f"inputs.n: a grid in d = {d} needs n = m^{d} points (m per axis); "
-                     f"{n} is not a perfect {d}-th power (nearest: {m**d} = {m}^{d})")
+    raise ValueError(f"inputs.n: a grid in d = {d} dimensions needs n = m**{d} points "
+                     f"(m per axis); {n} is not of that form (nearest: {m}**{d} = {m**d})")
 
 
 def make_inputs(spec, input_dim: int) -> Tensor:
@@ -138,7 +138,8 @@ def make_inputs(spec, input_dim: int) -> Tensor:
 
 
 def _sobol(spec: SobolInputs, d: int) -> Tensor:
-    sampler = qmc.Sobol(d, scramble=True, bits=_SOBOL_BITS, seed=np.random.default_rng(spec.seed))
+    rng = np.random.default_rng(spec.seed)
+    sampler = qmc.Sobol(d, scramble=True, bits=_SOBOL_BITS, seed=rng)
     with warnings.catch_warnings():  # n need not be a power of 2 (balance is best when it is)
         warnings.simplefilter("ignore", UserWarning)
         u = sampler.random(spec.n)

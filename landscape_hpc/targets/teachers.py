@@ -1,16 +1,16 @@
 """Teacher networks: a :class:`~landscape_hpc.models.network.Network` and its parameters theta.
 
-=============  ==================================================================================
-kind           teacher
-=============  ==================================================================================
-``random``     an MLP with hidden ``widths``; theta drawn by :mod:`landscape_hpc.models.init` from
-               ``init`` with ``seed`` (default: every parameter, biases included, N(0, 1))
-``orthonormal`` ``width`` = k neurons, w*_j = e_j (needs d >= k), readout a*_j = 1, no biases
-               (few-neurons-theory.txt eq. 4, relu-population-landscape.txt)
-``explicit``   one hidden layer given by its blocks: ``w`` (k rows of d numbers), optional ``b``
-               (k), ``a`` (output_dim rows of k; default all ones), ``c`` (output_dim)
-``preset``     a named explicit teacher from the papers (``PRESETS``), activation overridable
-=============  ==================================================================================
+===============  =================================================================================
+kind             teacher
+===============  =================================================================================
+``random``       an MLP with hidden ``widths``; theta drawn by :mod:`landscape_hpc.models.init` from
+                 ``init`` with ``seed`` (default: every parameter, biases included, N(0, 1))
+``orthonormal``  ``width`` = k neurons, w*_j = e_j (needs d >= k), readout a*_j = 1, no biases
+                 (few-neurons-theory.txt eq. 4, relu-population-landscape.txt)
+``explicit``     one hidden layer given by its blocks: ``w`` (k rows of d numbers), optional ``b``
+                 (k), ``a`` (output_dim rows of k; default all ones), ``c`` (output_dim)
+``preset``       a named explicit teacher from the papers (``PRESETS``), activation overridable
+===============  =================================================================================
 
 Teacher readouts are free parameters (part of theta), so a student of the teacher's architecture
 reproduces the teacher exactly at theta = teacher theta.
@@ -142,8 +142,8 @@ def _explicit(spec: ExplicitTeacher, input_dim: int, output_dim: int) -> tuple[N
     k, d = w.shape
     if d != input_dim:
         raise ValueError(f"teacher.w: rows have {d} numbers, input_dim is {input_dim}")
-    a = torch.ones(output_dim, k) if spec.a is None else torch.tensor(spec.a)
-    a = a.to(DTYPE)
+    a = (torch.ones(output_dim, k, dtype=DTYPE) if spec.a is None
+         else torch.tensor(spec.a, dtype=DTYPE))
     if a.shape[0] != output_dim:
         raise ValueError(f"teacher.a: has {a.shape[0]} rows, output_dim is {output_dim}")
     if spec.c is not None and len(spec.c) != output_dim:
