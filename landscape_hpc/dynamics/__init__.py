@@ -1,0 +1,1 @@
+"""Trajectories: gradient flow, GD, Adam, SGD, Newton polish, stopping rules, records."""
