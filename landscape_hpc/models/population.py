@@ -31,7 +31,8 @@ Kernels:
 With grad_u K and the Hessian blocks H_uu, H_uv of K at the pairs (w_i, o_m), exactly
 (no finite differences):
 
-    dL/dw_i     = 2 factor a_i sum_m e_m grad_u K(w_i, o_m),   dL/da_i = 2 factor sum_m e_m K(w_i, o_m)
+    dL/dw_i       = 2 factor a_i sum_m e_m grad_u K(w_i, o_m)
+    dL/da_i       = 2 factor sum_m e_m K(w_i, o_m)
     d2L/dw_i dw_k = 2 factor [delta_ik a_i sum_m e_m H_uu(w_i, o_m) + a_i a_k H_uv(w_i, w_k)]
     d2L/dw_i da_k = 2 factor [a_i grad_u K(w_i, w_k) + delta_ik sum_m e_m grad_u K(w_i, o_m)]
     d2L/da_i da_k = 2 factor K(w_i, w_k).
@@ -76,7 +77,7 @@ class LowRank:
 
 @dataclass(frozen=True)
 class PairTerms:
-    """K(u, v) = E[sigma(u.x) sigma(v.x)] over pairs, its u-gradient and Hessian blocks d2/du2, d2/dudv."""
+    """K(u, v) = E[sigma(u.x) sigma(v.x)] over pairs, grad_u K and the blocks d2K/du2, d2K/dudv."""
 
     value: Tensor  # (...)
     grad_u: Tensor | None = None  # (..., d)
@@ -102,11 +103,12 @@ def overlap_kernel(activation: str | dict | ActivationSpec | Activation, c11: Te
     The same kernel as :func:`gaussian_kernel`, from the overlaps |u|^2, u.v, |v|^2 (broadcast).
     """
     act = get_activation(activation)
-    c11, c12, c22 = torch.broadcast_tensors(*(torch.as_tensor(c, dtype=DTYPE) for c in (c11, c12, c22)))
+    c11, c12, c22 = torch.broadcast_tensors(
+        *(torch.as_tensor(c, dtype=DTYPE) for c in (c11, c12, c22)))
     slope = _linear_slope(act)
     if act.name == "sigmoid2":
         return _erf_kappa(c11, c12, c22, 0)[0]
-    if slope is None:
+    if slope is None:  # the frame of _quadrature_terms from the overlaps
         s1 = c11.clamp_min(0.0).sqrt()
         m = torch.where(s1 > 0, c12 / torch.where(s1 > 0, s1, 1.0), 0.0)
         tau = (c22 - m * m).clamp_min(0.0).sqrt()
@@ -116,7 +118,8 @@ def overlap_kernel(activation: str | dict | ActivationSpec | Activation, c11: Te
     return slope * c12 + (1 - slope) ** 2 * _relu_value(c12, norms, torch.arccos(cos))
 
 
-def pair_terms(act: Activation, u: Tensor, v: Tensor, order: int, quadrature: int) -> PairTerms:
+def pair_terms(act: Activation, u: Tensor, v: Tensor, order: int,
+               quadrature: int = DEFAULT_QUADRATURE) -> PairTerms:
     """K(u, v) and, up to ``order`` (0, 1, 2), grad_u K and the blocks H_uu, H_uv; u, v (..., d)
     broadcast together."""
     u, v = torch.broadcast_tensors(u, v)
@@ -176,7 +179,8 @@ def _relu_terms(u: Tensor, v: Tensor, order: int) -> PairTerms:
     if order == 0:
         return PairTerms(value)
     live_u = (nu > 0).to(u.dtype)
-    grad_u = live_u[..., None] * ((math.pi - t)[..., None] * v + (nv * sin)[..., None] * uh) / _TWO_PI
+    grad_u = (live_u[..., None] / _TWO_PI
+              * ((math.pi - t)[..., None] * v + (nv * sin)[..., None] * uh))
     if order == 1:
         return PairTerms(value, grad_u)
     perp_u = uh - cos[..., None] * vh
