@@ -109,3 +109,7 @@ def inspect(
 
 def _fmt(v: float | int) -> str:
     return str(v) if isinstance(v, int) else ("nan" if math.isnan(v) else f"{v:.6g}")
+
+
+if __name__ == "__main__":
+    app()
