@@ -46,10 +46,10 @@ def _sigmoid_chain(s: Tensor, n: int, scale: float = 1.0) -> tuple[Tensor, ...]:
     """Derivatives of z -> sigmoid(scale*z) from s = sigmoid(scale*z)."""
     out = [s]
     if n >= 1:
-        d1 = s * (1 - s)
-        out.append(scale * d1)
+        d1 = s - s * s
+        out.append(d1 if scale == 1 else scale * d1)
     if n >= 2:
-        out.append(scale**2 * d1 * (1 - 2 * s))
+        out.append(d1 * (1 - 2 * s) if scale == 1 else d1 * (scale**2 * (1 - 2 * s)))
     if n >= 3:
         out.append(scale**3 * d1 * (1 - 6 * s + 6 * s * s))
     return tuple(out)
@@ -128,7 +128,7 @@ def _softplus_sigmoid(z: Tensor, n: int, p: dict) -> tuple[Tensor, ...]:
     alpha, gamma = p["alpha"], p["gamma"]
     sp = _softplus(z, n, {"beta": 1.0})
     sg = _sigmoid_chain(torch.sigmoid(gamma * z), n, gamma)
-    return tuple(a + alpha * b for a, b in zip(sp, sg))
+    return tuple(a + (b if alpha == 1 else alpha * b) for a, b in zip(sp, sg))
 
 
 def _g(z: Tensor, n: int, p: dict) -> tuple[Tensor, ...]:

@@ -55,7 +55,8 @@ def derivatives(net: Network, x: Tensor, y: Tensor, nu: float, theta: Tensor,
 
     if order >= 1:
         h1 = sig[1]
-        dz = torch.matmul(e, A) * h1                       # (B, N, r): sum_k e_nk A_ki sigma'
+        eA = torch.matmul(e, A)                            # (B, N, r): sum_k e_nk A_ki
+        dz = eA * h1
         parts = {"w1": torch.matmul(dz.transpose(-1, -2), x)}
         if has_b:
             parts["b1"] = dz.sum(1)
@@ -67,37 +68,43 @@ def derivatives(net: Network, x: Tensor, y: Tensor, nu: float, theta: Tensor,
         out.append(2 * nu * g)
 
     if order >= 2:
-        out.append(2 * nu * _hessian(net, x, e, A, h, h1, sig[2]))
+        out.append(2 * nu * _hessian(net, x, e, A, h, h1, eA * sig[2]))
 
     return tuple(out) if batched else tuple(o[0] for o in out)
 
 
 def _hessian(net: Network, x: Tensor, e: Tensor, A: Tensor, h: Tensor, h1: Tensor,
-             h2: Tensor) -> Tensor:
-    """J^T J + S (without the factor 2 nu)."""
+             q: Tensor) -> Tensor:
+    """J^T J + S (without the factor 2 nu); q = (e A) * sigma'' weighs S[u_i, u_i].
+
+    J^T is built as (B, P, N K) with the samples innermost, so that every elementwise product runs
+    over long contiguous rows; J^T J is then one batched matrix product.
+    """
     B, N, K = e.shape
     r = h.shape[-1]
     has_b, has_a, has_c = net.has("b"), net.fixed_a is None, net.has("c")
-    xt = torch.cat([x, torch.ones(N, 1, dtype=x.dtype)], 1) if has_b else x
-
-    Ah1 = A.unsqueeze(1) * h1.unsqueeze(2)                 # (B, N, K, r): df_k / dz_i
-    cols = [(Ah1.unsqueeze(-1) * x[None, :, None, None, :]).reshape(B, N, K, -1)]
+    xT = x.T.contiguous().unsqueeze(-1)                              # (d, N, 1)
+    h1T = h1.transpose(1, 2).contiguous()                            # (B, r, N)
+    Ah1 = A.transpose(1, 2).unsqueeze(2) * h1T.unsqueeze(3)          # (B, r, N, K)
+    rows = [(Ah1.unsqueeze(2) * xT).reshape(B, -1, N * K)]           # w: (B, r d, N K)
     if has_b:
-        cols.append(Ah1)
+        rows.append(Ah1.reshape(B, r, N * K))
     eye = torch.eye(K, dtype=x.dtype)
     if has_a:
-        cols.append((eye[None, None, :, :, None] * h[:, :, None, None, :]).reshape(B, N, K, K * r))
+        hT = h.transpose(1, 2).contiguous()                          # (B, r, N)
+        rows.append(hT if K == 1 else
+                    (eye[None, :, None, None, :] * hT[:, None, :, :, None]).reshape(B, K * r, N * K))
     if has_c:
-        cols.append(eye.expand(B, N, K, K))
-    J = torch.cat(cols, -1).reshape(B, N * K, -1)
-    H = torch.matmul(J.transpose(-1, -2), J)
+        rows.append(eye[:, None, :].expand(B, K, N, K).reshape(B, K, N * K))
+    JT = torch.cat(rows, 1)
+    H = torch.matmul(JT, JT.transpose(-1, -2))
 
     iu, ia = _indices(net)
-    q = torch.matmul(e, A) * h2                            # (B, N, r)
-    s_uu = torch.matmul((q.transpose(1, 2).unsqueeze(-1) * xt).transpose(-1, -2), xt)
-    H[:, iu[:, :, None], iu[:, None, :]] += s_uu           # (B, r, d~, d~)
+    xt = torch.cat([x, torch.ones(N, 1, dtype=x.dtype)], 1) if has_b else x
+    qx = q.transpose(1, 2).contiguous().unsqueeze(2) * xt.T.contiguous()  # (B, r, d~, N)
+    H[:, iu[:, :, None], iu[:, None, :]] += torch.matmul(qx, xt)      # S[u_i, u_i]
     if has_a:
-        eh = (e.unsqueeze(-1) * h1.unsqueeze(-2)).reshape(B, N, K * r)
+        eh = e * h1 if K == 1 else (e.unsqueeze(-1) * h1.unsqueeze(-2)).reshape(B, N, K * r)
         s_ua = torch.matmul(eh.transpose(-1, -2), xt).reshape(B, K, r, -1)  # (B, K, r, d~)
         H[:, iu[None, :, :], ia[:, :, None]] += s_ua
         H[:, ia[:, :, None], iu[None, :, :]] += s_ua
