@@ -11,12 +11,15 @@ import scipy.optimize
 import torch
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
 from .config import ConfigError, load
 from .models.objective import weightnorm
 from .problem import ProblemSpec, build_problem
+from .sweep import plan_sweep
+from .sweep.report import render as render_plan
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Gradient-flow sweeps over neural-network loss landscapes.")
@@ -25,7 +28,7 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -109,6 +112,141 @@ def inspect(
 
 def _fmt(v: float | int) -> str:
     return str(v) if isinstance(v, int) else ("nan" if math.isnan(v) else f"{v:.6g}")
+
+
+@app.command()
+def plan(
+    sweep: Path = typer.Argument(..., help="Sweep YAML file."),
+    profile: str = typer.Option(None, "--profile", "--scale", "-p",
+                                help="Named profile of the sweep file, e.g. smoke."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    tasks: bool = typer.Option(False, "--tasks", help="With --json: list every task id."),
+) -> None:
+    """Expand a sweep file into tasks with stable ids and work units, and show the plan."""
+    try:
+        result = plan_sweep(sweep, profile)
+    except ConfigError as err:
+        fail(escape(str(err)))
+    if as_json:
+        print(json.dumps(result.to_dict(with_tasks=tasks), indent=1))
+    else:
+        console.print(render_plan(result))
+
+
+# ---- run, status, resume ------------------------------------------------------------------------
+def _run_units(backend, store_path: Path, units: list[tuple[int, int]], statuses, quiet: bool):
+    from .backends.progress import Progress
+
+    with Progress(sum(n for _, n in units), console=err_console, enabled=not quiet) as progress:
+        return backend.run(store_path, units, statuses, progress)
+
+
+def _summary(store_path: Path) -> None:
+    from .runner import status as store_status
+    from .store import open_store
+
+    s = store_status(open_store(store_path))
+    console.print(f"{store_path}: " + ", ".join(f"{k} {v}" for k, v in s.counts.items()),
+                  highlight=False)
+
+
+@app.command()
+def run(
+    sweep: Path = typer.Argument(..., help="Sweep YAML file."),
+    store: Path = typer.Option(..., "--store", "-s", help="Results store (a zarr directory)."),
+    profile: str = typer.Option(None, "--profile", "--scale", "-p", help="Named profile."),
+    workers: int = typer.Option(0, help="Worker processes (0: all cores)."),
+    checkpoint_every: float = typer.Option(60.0, help="Seconds between trajectory checkpoints."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Run a sweep on this machine into STORE; skips done tasks, adds new ones of an extended sweep."""
+    from .backends.local import LocalBackend
+    from .runner import plan_for_store, work_left
+    from .store import Store
+    from .worker import RERUN
+
+    if workers < 0:
+        fail(f"--workers: expected 0 (all cores) or a positive number, got {workers}")
+    try:
+        plan = plan_for_store(sweep, profile)
+        st, added = Store.create_or_extend(store, plan)
+    except ConfigError as err:
+        fail(escape(str(err)))
+    units = work_left(st)
+    console.print(f"{plan.n_tasks} tasks in {sweep}, {added} new; "
+                  f"{sum(n for _, n in units)} to run in {len(units)} units", highlight=False)
+    _run_units(LocalBackend(workers or None, checkpoint_every), st.path, units, RERUN, quiet)
+    _summary(store)
+
+
+@app.command()
+def resume(
+    store: Path = typer.Argument(..., help="Results store."),
+    only: str = typer.Option("pending,running,failed",
+                             help="Which tasks to rerun: any of pending, running, failed."),
+    workers: int = typer.Option(0, help="Worker processes (0: all cores)."),
+    checkpoint_every: float = typer.Option(60.0, help="Seconds between trajectory checkpoints."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Rerun what is not done (dead running tasks continue from their checkpoints)."""
+    from .backends.local import LocalBackend
+    from .runner import ONLY, work_left
+    from .store import open_store
+
+    chosen = tuple(o.strip() for o in only.split(",") if o.strip())
+    bad = [o for o in chosen if o not in ONLY]
+    if bad or not chosen:
+        fail(f"--only: expected a comma-separated list of {', '.join(ONLY)}, got '{only}'")
+    try:
+        st = open_store(store)
+    except ConfigError as err:
+        fail(escape(str(err)))
+    statuses = tuple(ONLY[o] for o in chosen)
+    units = work_left(st, statuses)
+    console.print(f"{sum(n for _, n in units)} tasks to rerun in {len(units)} units",
+                  highlight=False)
+    _run_units(LocalBackend(workers or None, checkpoint_every), st.path, units, statuses, quiet)
+    _summary(store)
+
+
+@app.command()
+def status(
+    store: Path = typer.Argument(..., help="Results store."),
+    by: str = typer.Option("", help="Comma-separated axes to break the counts down by."),
+    failures: int = typer.Option(10, help="How many failed tasks to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Tasks per status (pending, running, done, failed), per axis, and failure messages."""
+    from dataclasses import asdict
+
+    from .runner import status as store_status
+    from .store import open_store
+
+    try:
+        st = open_store(store)
+        s = store_status(st, [b.strip() for b in by.split(",") if b.strip()], failures)
+    except ConfigError as err:
+        fail(escape(str(err)))
+    except KeyError as err:
+        fail(escape(f"--by: {err.args[0]}"))
+    if as_json:
+        print(json.dumps({"store": str(store), "sweep": st.meta["sweep"], **asdict(s)}, indent=1))
+        return
+    table = Table(title=f"{store} (sweep {st.meta['sweep']}): {s.total} tasks")
+    table.add_column("")
+    for k in s.counts:
+        table.add_column(k, justify="right")
+    table.add_row("all", *(str(v) for v in s.counts.values()))
+    for key, rows in s.by_axis.items():
+        for value, counts in rows.items():
+            table.add_row(f"{key} = {value}", *(str(counts[k]) for k in s.counts))
+    console.print(table)
+    if s.dead:
+        console.print(f"{s.dead} running tasks have no live process: 'landscape-hpc resume' "
+                      "continues them", highlight=False)
+    for f in s.failures:
+        console.print(f"failed {f['task']} (seed {f['seed']}): {escape(f['error'])}",
+                      highlight=False)
 
 
 if __name__ == "__main__":

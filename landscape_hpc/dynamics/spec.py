@@ -9,7 +9,11 @@ In YAML (the ``dynamics`` of a sweep task)::
     batch_size: 32          # sgd only
     stop: {maxtime: 3600, maxsteps: 1.0e9, patience: 1.0e6, min_loss: 0, min_gradnorm: 1.0e-12}
     polish: {method: newton, gtol: 1.0e-13, maxsteps: 200}      # or polish: null
-    snapshots: {count: 100, theta: true}
+    snapshots: {per_decade: 4, tmin: 1.0e-3, decades: 16, theta: true}
+
+Time ``t`` is the gradient-flow time; for gd, adam and sgd it is ``eta * steps``.
+Snapshots are taken on the fixed grid ``t_k = tmin * 10^(k / per_decade)``, k < per_decade *
+decades (the first accepted step at or after each grid point), plus the initial and final point.
 """
 
 from __future__ import annotations
@@ -25,11 +29,11 @@ class _Spec(BaseModel):
 
 
 class StopSpec(_Spec):
-    """Stopping rules; the one that fires is recorded as ``stopped_by``.  maxnorm and non-finite
-    values are always checked (maxnorm comes from the problem's loss)."""
+    """Stopping rules; the one that fires is recorded as ``stopped_by``.  maxnorm (from the
+    problem's loss) and non-finite values are always checked."""
 
     maxtime: float = Field(default=3600.0, gt=0, description="wall-clock seconds")
-    maxsteps: float = Field(default=math.inf, gt=0)
+    maxsteps: float = Field(default=math.inf, gt=0, description="accepted steps")
     maxT: float = Field(default=math.inf, gt=0, description="time of the gradient flow")
     patience: float = Field(default=1e6, gt=0, description="steps without loss improvement")
     min_loss: float = Field(default=0.0, ge=0)
@@ -37,16 +41,30 @@ class StopSpec(_Spec):
 
 
 class PolishSpec(_Spec):
-    """Newton polish to the nearest critical point of any index."""
+    """Newton polish (Levenberg-Marquardt on grad = 0) to the nearest critical point of any index."""
 
     method: Literal["newton"] = "newton"
-    gtol: float = Field(default=1e-13, ge=0)
+    gtol: float = Field(default=1e-13, ge=0, description="gradient infinity-norm to reach")
     maxsteps: int = Field(default=200, ge=0)
 
 
 class SnapshotSpec(_Spec):
-    count: int = Field(default=100, ge=0, description="log-spaced snapshots per trajectory")
+    """Log-spaced snapshot grid t_k = tmin * 10^(k / per_decade), k < per_decade * decades."""
+
+    per_decade: int = Field(default=4, ge=0, description="grid points per decade of t (0: none)")
+    tmin: float = Field(default=1e-3, gt=0)
+    decades: int = Field(default=16, ge=0)
     theta: bool = True
+
+    @property
+    def grid(self) -> list[float]:
+        n = self.per_decade * self.decades
+        return [self.tmin * 10 ** (k / self.per_decade) for k in range(n)]
+
+    @property
+    def capacity(self) -> int:
+        """Most snapshots a trajectory can have: the grid plus initial and final point."""
+        return self.per_decade * self.decades + 2
 
 
 class DynamicsSpec(_Spec):
@@ -55,13 +73,21 @@ class DynamicsSpec(_Spec):
     abstol: float = Field(default=1e-6, gt=0)
     eta: float = Field(default=1e-3, gt=0)
     betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = Field(default=1e-8, gt=0)
     batch_size: int | None = Field(default=None, ge=1)
     stop: StopSpec = StopSpec()
     polish: PolishSpec | None = PolishSpec()
     snapshots: SnapshotSpec = SnapshotSpec()
 
     @model_validator(mode="after")
-    def _batch_size_for_sgd(self) -> "DynamicsSpec":
+    def _check(self) -> "DynamicsSpec":
         if (self.method == "sgd") != (self.batch_size is not None):
             raise ValueError("batch_size: give it exactly when method is 'sgd'")
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas: both must lie in [0, 1), got {list(self.betas)}")
         return self
+
+    @property
+    def discrete(self) -> bool:
+        """gd, adam and sgd take steps of size eta; flow and flow_explicit adapt theirs."""
+        return self.method in ("gd", "adam", "sgd")

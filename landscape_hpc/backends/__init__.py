@@ -1,0 +1,1 @@
+"""Execution backends: where work units run."""

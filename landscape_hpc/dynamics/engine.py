@@ -1,0 +1,310 @@
+"""``integrate``: a batch of trajectories of one problem, from theta_0 to a certified end point.
+
+Each trajectory of the batch has its own step size, tolerances, stopping rules, counters and
+record; finished trajectories drop out of the batch.  The loop is: one step of the chosen
+dynamics for every running trajectory (adaptive ones accept or reject per trajectory), then
+patience, snapshots, wall time and the stopping rules (:mod:`.stopping`).  When all have stopped,
+the Newton polish (:mod:`.polish`) runs on those not stopped by maxnorm or non-finite values, and
+the records (:class:`.record.TrajectoryRecord`) are built with the final Hessian spectrum.
+
+Checkpoint and continue: with ``budget_steps`` or ``budget_time`` the call may return before the
+end, with ``Run.state`` (a :class:`.record.TrajectoryState`, serialisable with ``to_dict``);
+passing it back as ``state=`` continues exactly where it stopped.  The state caches the derivatives
+at the current point, so the continued run is bit-identical to an uninterrupted one.
+
+Determinism and batches (a decision, tested): with one torch thread the same inputs give
+bit-identical records (wall times aside).  A batch of B is *not* bit-identical to B single runs:
+the batched matrix products of the analytic derivatives sum in an order that depends on B, and
+adaptive stepping amplifies the last-bit differences into different step sequences.  A batch of B
+equals B single runs to the tolerance of the end point: same ``stopped_by``, final losses and
+parameters equal to ~1e-8 relative after the polish.  Every trajectory's arithmetic depends only
+on which trajectories are still running, so continuing a checkpoint reproduces the same batch
+compositions and stays bit-identical.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from ..models.objective import Objective, weightnorm
+from ..problem import Problem
+from . import explicit, optimizers, rosenbrock
+from .polish import polish
+from .record import POLISH_REASONS, STOP_REASONS, TrajectoryRecord, TrajectoryState, code
+from .spec import DynamicsSpec
+from .stopping import Limits, check
+
+Tensor = torch.Tensor
+
+#: relative threshold below which a Hessian eigenvalue counts as negative
+NEGATIVE_TOL = 1e-9
+
+
+@dataclass
+class Run:
+    """What ``integrate`` returns: the state, and the records once every trajectory is done."""
+
+    state: TrajectoryState
+    records: list[TrajectoryRecord] | None
+
+    @property
+    def finished(self) -> bool:
+        return self.records is not None
+
+
+def integrate(problem: Problem | Objective, theta0: Tensor | None = None,
+              spec: DynamicsSpec | Sequence[DynamicsSpec] = DynamicsSpec(), *,
+              seeds: Sequence[int] | None = None, state: TrajectoryState | None = None,
+              budget_steps: int | None = None, budget_time: float | None = None) -> Run:
+    """Integrate the trajectories starting at ``theta0`` (P,) or (B, P), or continue ``state``.
+
+    ``spec`` is one :class:`DynamicsSpec` for all or one per trajectory (they may differ in
+    eta, tolerances and stopping rules, not in method, snapshots, polish, betas or batch_size).
+    ``seeds`` (default 0..B-1) seed the SGD minibatches, and draw theta0 from ``problem`` when
+    theta0 is None.  The call returns early, with an unfinished ``Run``, after ``budget_steps``
+    steps or ``budget_time`` seconds.
+    """
+    obj = problem.objective if isinstance(problem, Problem) else problem
+    if state is None:
+        if theta0 is None:
+            if seeds is None or not isinstance(problem, Problem):
+                raise ValueError("give theta0, or a Problem and seeds to draw it")
+            theta0 = torch.stack([problem.initial_theta(int(s)) for s in seeds])
+        theta0 = torch.as_tensor(theta0, dtype=torch.float64)
+        theta0 = theta0.unsqueeze(0) if theta0.dim() == 1 else theta0
+        if theta0.dim() != 2 or theta0.shape[1] != obj.num_params:
+            raise ValueError(f"theta0 must have shape (P,) or (B, P) with P = {obj.num_params}, "
+                             f"got {tuple(theta0.shape)}")
+    B = theta0.shape[0] if state is None else state.batch
+    specs = _specs(spec, B)
+    lim = Limits.from_specs(specs)
+    sp = specs[0]
+    if state is None:
+        seeds = list(range(B)) if seeds is None else [int(s) for s in seeds]
+        if len(seeds) != B:
+            raise ValueError(f"seeds: expected {B}, got {len(seeds)}")
+        state = _initial_state(obj, theta0, sp, lim, seeds)
+    step = _STEPS[sp.method]
+    adaptive = not sp.discrete
+    grid = torch.tensor(sp.snapshots.grid, dtype=torch.float64)
+
+    start, calls = time.perf_counter(), 0
+    while True:
+        idx = torch.nonzero(state.running).flatten()
+        if len(idx) == 0:
+            break
+        if ((budget_steps is not None and calls >= budget_steps)
+                or (budget_time is not None and time.perf_counter() - start >= budget_time)):
+            return Run(state, None)
+        t0 = time.perf_counter()
+        acc = step(obj, state, idx, lim, sp)
+        calls += 1
+        a = idx[acc]
+        better = state.value[a] < state.best[a]
+        state.best[a] = torch.where(better, state.value[a], state.best[a])
+        state.since_best[a] = torch.where(better, 0, state.since_best[a] + 1)
+        _grid_snapshots(state, a, grid, sp.snapshots.theta)
+        state.wall[idx] += time.perf_counter() - t0
+        state.code[idx] = check(state, idx, lim, obj.maxnorm, adaptive)
+        _final_snapshots(state, idx[state.code[idx] != 0], sp.snapshots.theta)
+    return Run(state, _records(obj, state, sp))
+
+
+# ---- set-up -----------------------------------------------------------------------------------
+_SHARED = ("method", "snapshots", "polish", "betas", "adam_eps", "batch_size")
+
+
+def _specs(spec: DynamicsSpec | Sequence[DynamicsSpec], B: int) -> list[DynamicsSpec]:
+    specs = [spec] * B if isinstance(spec, DynamicsSpec) else list(spec)
+    if len(specs) != B:
+        raise ValueError(f"spec: give one DynamicsSpec or {B} (one per trajectory), got {len(specs)}")
+    for name in _SHARED:
+        if any(getattr(s, name) != getattr(specs[0], name) for s in specs):
+            raise ValueError(f"spec: '{name}' must be the same for all trajectories of a batch")
+    return specs
+
+
+def _initial_state(obj: Objective, theta0: Tensor, sp: DynamicsSpec, lim: Limits,
+                   seeds: list[int]) -> TrajectoryState:
+    B, P = theta0.shape
+    S = sp.snapshots.capacity
+    f64, i64 = torch.float64, torch.int64
+    out = obj.evaluate(theta0, 2 if sp.method == "flow" else 1)
+    value, grad = out[0], out[1]
+    if sp.discrete:
+        h = lim.eta.clone()
+    else:  # initial step as in MATLAB's ode23s / ode45
+        order = rosenbrock.ORDER if sp.method == "flow" else explicit.ORDER
+        rate = (grad.abs() / (lim.abstol[:, None] + lim.reltol[:, None] * theta0.abs())).amax(-1)
+        h = (lim.reltol ** (1 / order) / (1.25 * rate)).nan_to_num(1.0).clamp(1e-10, 1.0)
+    nan = lambda *shape: torch.full(shape, math.nan, dtype=f64)  # noqa: E731
+    adam = sp.method == "adam"
+    s = TrajectoryState(
+        theta0=theta0.clone(), theta=theta0.clone(), value=value, grad=grad,
+        hess=out[2] if sp.method == "flow" else None,
+        t=torch.zeros(B, dtype=f64), h=h, steps=torch.zeros(B, dtype=i64),
+        rejected=torch.zeros(B, dtype=i64), evals=torch.ones(B, dtype=i64), best=value.clone(),
+        since_best=torch.zeros(B, dtype=i64), code=torch.zeros(B, dtype=i64),
+        wall=torch.zeros(B, dtype=f64),
+        m=torch.zeros(B, P, dtype=f64) if adam else None,
+        v=torch.zeros(B, P, dtype=f64) if adam else None,
+        seed=torch.tensor(seeds, dtype=i64),
+        next_snap=torch.zeros(B, dtype=i64), snap_count=torch.zeros(B, dtype=i64),
+        snap_t=nan(B, S), snap_step=torch.full((B, S), -1, dtype=i64), snap_loss=nan(B, S),
+        snap_gradnorm=nan(B, S), snap_theta=nan(B, S, P) if sp.snapshots.theta else None)
+    every = torch.arange(B)
+    _snapshot(s, every, sp.snapshots.theta)
+    s.code[:] = check(s, every, lim, obj.maxnorm, not sp.discrete)
+    _final_snapshots(s, every[s.code != 0], sp.snapshots.theta)
+    return s
+
+
+# ---- steps: each advances the running trajectories idx and returns which accepted a step -----
+def _flow(obj: Objective, s: TrajectoryState, idx: Tensor, lim: Limits, sp: DynamicsSpec) -> Tensor:
+    y, g0, h = s.theta[idx], s.grad[idx], s.h[idx]
+    lu = rosenbrock.factor(s.hess[idx], h)
+    k1, k2, f1 = rosenbrock.stages(y, -g0, lu, h, lambda z: -obj.evaluate(z, 1)[1])
+    yn = y + h[:, None] * k2
+    vn, gn, Hn = obj.evaluate(yn, 2)
+    err = rosenbrock.error(-g0, f1, -gn, k1, k2, lu, h)
+    s.evals[idx] += 2
+    acc = _control(s, idx, y, yn, err, vn, gn, lim, rosenbrock.ORDER,
+                   torch.isfinite(Hn).flatten(1).all(-1))
+    a = idx[acc]
+    s.theta[a], s.value[a], s.grad[a], s.hess[a] = yn[acc], vn[acc], gn[acc], Hn[acc]
+    return acc
+
+
+def _flow_explicit(obj: Objective, s: TrajectoryState, idx: Tensor, lim: Limits,
+                   sp: DynamicsSpec) -> Tensor:
+    def field(z: Tensor) -> tuple[Tensor, Tensor]:
+        v, g = obj.evaluate(z, 1)
+        return -g, v
+
+    y, h = s.theta[idx], s.h[idx]
+    yn, fn, err, vn = explicit.step(y, -s.grad[idx], h, field)
+    gn = -fn
+    s.evals[idx] += len(explicit.A) - 1
+    acc = _control(s, idx, y, yn, err, vn, gn, lim, explicit.ORDER)
+    a = idx[acc]
+    s.theta[a], s.value[a], s.grad[a] = yn[acc], vn[acc], gn[acc]
+    return acc
+
+
+def _control(s: TrajectoryState, idx: Tensor, y: Tensor, yn: Tensor, err: Tensor, vn: Tensor,
+             gn: Tensor, lim: Limits, order: int, finite: Tensor | None = None) -> Tensor:
+    """Accept where the scaled error max_i |err_i| / (abstol + reltol max(|y_i|, |yn_i|)) <= 1;
+    adapt h; advance t and the step counters."""
+    scale = lim.abstol[idx, None] + lim.reltol[idx, None] * torch.maximum(y.abs(), yn.abs())
+    en = (err.abs() / scale).amax(-1)
+    ok = torch.isfinite(en) & torch.isfinite(vn) & torch.isfinite(gn).all(-1)
+    if finite is not None:
+        ok &= finite
+    acc = ok & (en <= 1.0)
+    fac = torch.where(ok, (0.9 * en.pow(-1.0 / order)).clamp(0.2, 5.0), torch.full_like(en, 0.2))
+    fac = torch.where(acc, fac, fac.clamp_max(1.0))
+    h = s.h[idx]
+    s.t[idx] += torch.where(acc, h, torch.zeros_like(h))
+    s.h[idx] = h * fac
+    s.steps[idx] += acc.to(torch.int64)
+    s.rejected[idx] += (~acc).to(torch.int64)
+    return acc
+
+
+def _discrete(obj: Objective, s: TrajectoryState, idx: Tensor, lim: Limits,
+              sp: DynamicsSpec) -> Tensor:
+    y, g, eta = s.theta[idx], s.grad[idx], lim.eta[idx]
+    if sp.method == "gd":
+        yn = optimizers.gd(y, g, eta)
+    elif sp.method == "adam":
+        yn, s.m[idx], s.v[idx] = optimizers.adam(y, g, s.m[idx], s.v[idx], s.steps[idx] + 1, eta,
+                                                 sp.betas, sp.adam_eps)
+    else:
+        gmb = optimizers.minibatch_gradient(obj, y, s.seed[idx], s.steps[idx], sp.batch_size)
+        yn = optimizers.gd(y, gmb, eta)
+        s.evals[idx] += 1
+    s.theta[idx], s.value[idx], s.grad[idx] = yn, *obj.evaluate(yn, 1)
+    s.evals[idx] += 1
+    s.steps[idx] += 1
+    s.t[idx] = eta * s.steps[idx].to(torch.float64)
+    return torch.ones(len(idx), dtype=torch.bool)
+
+
+_STEPS = {"flow": _flow, "flow_explicit": _flow_explicit, "gd": _discrete, "adam": _discrete,
+          "sgd": _discrete}
+
+
+# ---- snapshots --------------------------------------------------------------------------------
+def _snapshot(s: TrajectoryState, rows: Tensor, with_theta: bool) -> None:
+    rows = rows[s.snap_count[rows] < s.snap_t.shape[1]]
+    k = s.snap_count[rows]
+    s.snap_t[rows, k] = s.t[rows]
+    s.snap_step[rows, k] = s.steps[rows]
+    s.snap_loss[rows, k] = s.value[rows]
+    s.snap_gradnorm[rows, k] = s.grad[rows].abs().amax(-1)
+    if with_theta:
+        s.snap_theta[rows, k] = s.theta[rows]
+    s.snap_count[rows] += 1
+
+
+def _grid_snapshots(s: TrajectoryState, rows: Tensor, grid: Tensor, with_theta: bool) -> None:
+    """Snapshot the rows whose time passed their next grid point, then move past t."""
+    if len(grid) == 0 or len(rows) == 0:
+        return
+    nxt = s.next_snap[rows]
+    due = (nxt < len(grid)) & (s.t[rows] >= grid[nxt.clamp_max(len(grid) - 1)])
+    rows = rows[due]
+    _snapshot(s, rows, with_theta)
+    s.next_snap[rows] = torch.searchsorted(grid, s.t[rows], right=True)
+
+
+def _final_snapshots(s: TrajectoryState, rows: Tensor, with_theta: bool) -> None:
+    last = s.snap_step[rows, (s.snap_count[rows] - 1).clamp_min(0)]
+    _snapshot(s, rows[last != s.steps[rows]], with_theta)
+
+
+# ---- records ----------------------------------------------------------------------------------
+def _records(obj: Objective, s: TrajectoryState, sp: DynamicsSpec) -> list[TrajectoryRecord]:
+    B = s.batch
+    theta = s.theta
+    pcode = torch.full((B,), POLISH_REASONS.index("off"), dtype=torch.int64)
+    psteps = torch.zeros(B, dtype=torch.int64)
+    pevals = torch.zeros(B, dtype=torch.int64)
+    wall = s.wall.clone()
+    if sp.polish is not None:
+        t0 = time.perf_counter()
+        todo = (s.code != code("maxnorm")) & (s.code != code("nonfinite"))
+        theta, pcode, psteps, pevals = polish(obj, theta, sp.polish, todo)
+        wall[todo] += time.perf_counter() - t0
+    value, grad, hess = obj.evaluate(theta, 2)
+    loss, grad_nb = obj.evaluate(theta, 1, with_barrier=False)
+    finite = torch.isfinite(hess).flatten(1).all(-1)
+    eig = torch.full(theta.shape, math.nan, dtype=torch.float64)
+    if finite.any():
+        eig[finite] = torch.linalg.eigvalsh(hess[finite])
+    tol = NEGATIVE_TOL * eig.abs().amax(-1, keepdim=True).clamp_min(1.0)
+    nneg = (eig < -tol).sum(-1)
+    wn = weightnorm(theta)
+    n = lambda x: x.numpy().copy()  # noqa: E731
+    snap_theta = s.snap_theta
+    return [TrajectoryRecord(
+        theta=n(theta[b]), theta0=n(s.theta0[b]), loss=float(loss[b]),
+        gradnorm=float(grad[b].abs().max()), gradnorm_nobarrier=float(grad_nb[b].abs().max()),
+        weightnorm=float(wn[b]), stopped_by=STOP_REASONS[int(s.code[b])],
+        polish_stopped_by=POLISH_REASONS[int(pcode[b])], loss_dynamics=float(s.value[b]),
+        gradnorm_dynamics=float(s.grad[b].abs().max()), t=float(s.t[b]), steps=int(s.steps[b]),
+        rejected=int(s.rejected[b]), evals=int(s.evals[b]), polish_steps=int(psteps[b]),
+        polish_evals=int(pevals[b]), wall_time=float(wall[b]), eigenvalues=n(eig[b]),
+        n_negative=int(nneg[b]), snap_count=int(s.snap_count[b]), snap_t=n(s.snap_t[b]),
+        snap_step=n(s.snap_step[b]), snap_loss=n(s.snap_loss[b]),
+        snap_gradnorm=n(s.snap_gradnorm[b]),
+        snap_theta=None if snap_theta is None else n(snap_theta[b]))
+        for b in range(B)]
+
+
+__all__ = ["Run", "integrate", "TrajectoryRecord", "TrajectoryState"]

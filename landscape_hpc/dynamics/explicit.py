@@ -1,0 +1,35 @@
+"""Dormand-Prince 5(4), batched, with FSAL, for the gradient flow on large theta (no Hessian)."""
+
+from __future__ import annotations
+
+import torch
+
+Tensor = torch.Tensor
+
+ORDER = 5
+A = (
+    (),
+    (1 / 5,),
+    (3 / 40, 9 / 40),
+    (44 / 45, -56 / 15, 32 / 9),
+    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
+    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
+    (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84),
+)
+# 5th-order weights (= last row of A) minus the embedded 4th-order weights
+E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)
+
+
+def step(y: Tensor, f0: Tensor, h: Tensor, field) -> tuple[Tensor, Tensor, Tensor, object]:
+    """(y_new, F(y_new) as k7, err, extra) for one step; ``field(y)`` returns (F(y), extra) and
+    ``extra`` of the last stage (evaluated at y_new) is passed back."""
+    hc = h[:, None]
+    ks = [f0]
+    extra = None
+    for row in A[1:]:
+        yi = y + hc * sum(a * k for a, k in zip(row, ks) if a != 0.0)
+        f, extra = field(yi)
+        ks.append(f)
+    y_new = yi
+    err = hc * sum(e * k for e, k in zip(E, ks) if e != 0.0)
+    return y_new, ks[-1], err, extra

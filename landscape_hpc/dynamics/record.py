@@ -1,0 +1,131 @@
+"""Per-trajectory result records and the resumable state of a batch of trajectories.
+
+Both convert to a flat ``dict`` of numpy arrays, strings and numbers (``to_dict``) and back
+(``from_dict``), the form the store writes along its ``task`` dimension.  Snapshot arrays have a
+fixed capacity ``S`` (:attr:`SnapshotSpec.capacity`), padded with NaN; ``snap_count`` says how
+many are filled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+
+Tensor = torch.Tensor
+
+#: why the dynamics stopped, by code (0: still running)
+STOP_REASONS = ("", "nonfinite", "maxnorm", "min_gradnorm", "min_loss", "patience", "maxsteps",
+                "maxT", "maxtime", "min_step")
+#: why the polish stopped
+POLISH_REASONS = ("", "gtol", "maxsteps", "stalled", "nonfinite", "skipped", "off")
+
+
+def code(reason: str) -> int:
+    return STOP_REASONS.index(reason)
+
+
+@dataclass
+class TrajectoryRecord:
+    """One trajectory's result.  ``loss`` is L without the barrier; gradient norms are
+    infinity-norms; ``eigenvalues`` are of the Hessian of L + R at the final theta, ascending."""
+
+    theta: np.ndarray
+    theta0: np.ndarray
+    loss: float
+    gradnorm: float              # with barrier
+    gradnorm_nobarrier: float
+    weightnorm: float
+    stopped_by: str
+    polish_stopped_by: str
+    loss_dynamics: float         # where the dynamics stopped, before the polish
+    gradnorm_dynamics: float
+    t: float                     # flow time (eta * steps for gd, adam, sgd)
+    steps: int
+    rejected: int
+    evals: int
+    polish_steps: int
+    polish_evals: int
+    wall_time: float
+    eigenvalues: np.ndarray
+    n_negative: int
+    snap_count: int
+    snap_t: np.ndarray           # (S,)
+    snap_step: np.ndarray        # (S,)
+    snap_loss: np.ndarray        # (S,) L + R
+    snap_gradnorm: np.ndarray    # (S,)
+    snap_theta: np.ndarray | None  # (S, P), if SnapshotSpec.theta
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrajectoryRecord":
+        return cls(**{f.name: d[f.name] for f in fields(cls)})
+
+    @property
+    def snapshots(self) -> dict[str, np.ndarray]:
+        """The filled snapshots only."""
+        n = self.snap_count
+        out = {"t": self.snap_t[:n], "step": self.snap_step[:n], "loss": self.snap_loss[:n],
+               "gradnorm": self.snap_gradnorm[:n]}
+        if self.snap_theta is not None:
+            out["theta"] = self.snap_theta[:n]
+        return out
+
+
+@dataclass
+class TrajectoryState:
+    """Everything needed to continue a batch of B trajectories bit-identically.
+
+    ``value``/``grad``/``hess`` cache L + R and its derivatives at ``theta`` (the next step reuses
+    them); ``hess`` is None except for the stiff flow, ``m``/``v`` are Adam's moments, ``seed``
+    seeds the SGD minibatches.  ``code`` is the stop code (:data:`STOP_REASONS`).
+    """
+
+    theta0: Tensor
+    theta: Tensor
+    value: Tensor
+    grad: Tensor
+    hess: Tensor | None
+    t: Tensor
+    h: Tensor
+    steps: Tensor
+    rejected: Tensor
+    evals: Tensor
+    best: Tensor
+    since_best: Tensor
+    code: Tensor
+    wall: Tensor
+    m: Tensor | None
+    v: Tensor | None
+    seed: Tensor
+    next_snap: Tensor
+    snap_count: Tensor
+    snap_t: Tensor
+    snap_step: Tensor
+    snap_loss: Tensor
+    snap_gradnorm: Tensor
+    snap_theta: Tensor | None
+
+    @property
+    def batch(self) -> int:
+        return self.theta.shape[0]
+
+    @property
+    def running(self) -> Tensor:
+        return self.code == 0
+
+    @property
+    def finished(self) -> bool:
+        return not bool(self.running.any())
+
+    def to_dict(self) -> dict[str, np.ndarray]:
+        return {f.name: getattr(self, f.name).numpy().copy()
+                for f in fields(self) if getattr(self, f.name) is not None}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrajectoryState":
+        return cls(**{f.name: torch.from_numpy(np.array(d[f.name])) if f.name in d else None
+                      for f in fields(cls)})

@@ -1,0 +1,78 @@
+"""run / resume / status: the pipeline from a sweep file to a finished store.
+
+The CLI plans the sweep, creates or extends the store (refusing a store of another sweep) and
+hands the units with work left (:func:`work_left`) to a backend; ``resume`` does the same from the
+store alone; :func:`status` counts tasks per status, per axis, and lists failures.  Running tasks whose unit lock
+is free are dead (their process is gone) and count as resumable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import ConfigError
+from .store import DONE, EMPTY, FAILED, PENDING, RUNNING, STATUS, Store
+from .sweep import Plan, plan_sweep
+from .worker import RERUN
+
+ONLY = {"pending": PENDING, "running": RUNNING, "failed": FAILED}
+
+
+def work_left(store: Store, statuses: tuple[int, ...] = RERUN) -> list[tuple[int, int]]:
+    """(unit, tasks to run) for every unit with tasks in ``statuses``, skipping live units."""
+    status = store.tasks["status"][:].reshape(store.n_units, store.unit_size)
+    counts = np.isin(status, statuses).sum(1)
+    units = np.flatnonzero(counts)
+    live = [u for u in units if (status[u] == RUNNING).any() and store.is_locked(int(u))]
+    return [(int(u), int(counts[u])) for u in units if u not in set(live)]
+
+
+def plan_for_store(sweep_file: str | Path, profile: str | None = None) -> Plan:
+    """The plan of a sweep to run (sweeps from another store are not runnable yet)."""
+    plan = plan_sweep(sweep_file, profile)
+    if plan.sweep.source is not None:
+        raise ConfigError(f"{sweep_file}: from_store: running sweeps that start from another "
+                          "store is not supported yet; 'landscape-hpc plan' shows them")
+    return plan
+
+
+@dataclass
+class Status:
+    counts: dict[str, int]
+    dead: int                                   # running tasks whose process is gone
+    by_axis: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    failures: list[dict] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def status(store: Store, by: list[str] | None = None, failures: int = 20) -> Status:
+    """Counts per status (empty slots left out), optionally per axis, and the first failures."""
+    st = store.tasks["status"][:]
+    used = st != EMPTY
+    counts = {STATUS[s]: int((st == s).sum()) for s in (PENDING, RUNNING, DONE, FAILED)}
+    running_units = np.unique(np.flatnonzero(st == RUNNING) // store.unit_size)
+    dead = sum(int((st[store.unit_slice(int(u))] == RUNNING).sum()) for u in running_units
+               if not store.is_locked(int(u)))
+    out = Status(counts, dead)
+    for key in by or []:
+        if key not in store.axes and key != "seed":
+            raise KeyError(f"no axis '{key}'; axes of this store: {', '.join(store.axes) or 'none'}")
+        values = store.tasks[key][:]
+        table: dict[str, dict[str, int]] = {}
+        for v in np.unique(values[used]):
+            sel = used & (values == v)
+            table[str(v)] = {STATUS[s]: int((st[sel] == s).sum())
+                             for s in (PENDING, RUNNING, DONE, FAILED)}
+        out.by_axis[key] = table
+    bad = np.flatnonzero(st == FAILED)[:failures]
+    if len(bad):
+        ids, seeds, errors = (store.tasks[n][:] for n in ("task_id", "seed", "error"))
+        out.failures = [{"task": str(ids[i]), "seed": int(seeds[i]), "error": str(errors[i])}
+                        for i in bad]
+    return out

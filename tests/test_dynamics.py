@@ -1,0 +1,158 @@
+"""The trajectory engine: integrators against exact flows, invariants, stopping rules, polish,
+records, checkpoint/continue, batches and determinism."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from pydantic import ValidationError
+
+from landscape_hpc.dynamics import DynamicsSpec, TrajectoryState, integrate
+from landscape_hpc.dynamics.polish import polish
+from landscape_hpc.dynamics.spec import PolishSpec
+from landscape_hpc.models.loss import EmpiricalLoss
+from landscape_hpc.models.network import NetSpec, Network
+from landscape_hpc.models.objective import LossSpec, Objective
+
+
+class Quadratic(Objective):
+    """L = (theta - c)^T H (theta - c) / 2, batched."""
+
+    def __init__(self, H, c, maxnorm: float = math.inf):
+        self.H = torch.as_tensor(H, dtype=torch.float64)
+        self.c = torch.as_tensor(c, dtype=torch.float64)
+        self.num_params = len(self.c)
+        self.loss_spec = LossSpec(maxnorm=maxnorm)
+
+    def derivatives(self, theta, order):
+        d = theta - self.c
+        g = d @ self.H
+        out = [0.5 * (d * g).sum(-1), g, self.H.expand(*theta.shape, theta.shape[-1])]
+        return tuple(out[: order + 1])
+
+
+def stiff_quadratic() -> Quadratic:
+    q, _ = torch.linalg.qr(torch.randn(4, 4, generator=torch.Generator().manual_seed(1),
+                                       dtype=torch.float64))
+    H = q @ torch.diag(torch.tensor([1e-1, 1.0, 1e2, 1e4], dtype=torch.float64)) @ q.T
+    return Quadratic(H, [0.5, -1.0, 2.0, 0.3])
+
+
+def exact_flow(obj: Quadratic, theta0: torch.Tensor, t: float) -> torch.Tensor:
+    return obj.c + torch.linalg.matrix_exp(-obj.H * t) @ (theta0 - obj.c)
+
+
+def same_records(r1, r2) -> None:
+    for a, b in zip(r1, r2):
+        for k, v in a.to_dict().items():
+            if k == "wall_time":
+                continue
+            w = b.to_dict()[k]
+            if isinstance(v, np.ndarray):
+                assert np.array_equal(v, w, equal_nan=True), k
+            else:
+                assert v == w, k
+
+
+THETA0 = torch.tensor([2.0, 1.0, -1.0, 0.5], dtype=torch.float64)
+
+
+@pytest.mark.parametrize("method,reltol,abstol", [("flow", 1e-3, 1e-6), ("flow", 1e-6, 1e-9),
+                                                  ("flow_explicit", 1e-6, 1e-9)])
+def test_quadratic_flow_matches_exact_solution(method, reltol, abstol):
+    obj = stiff_quadratic()
+    if method == "flow_explicit":  # explicit RK: keep it non-stiff
+        obj = Quadratic(obj.H / 1e3, obj.c)
+    spec = DynamicsSpec(method=method, reltol=reltol, abstol=abstol, polish=None,
+                        stop={"maxT": 50.0, "min_gradnorm": 0.0})
+    rec = integrate(obj, THETA0, spec).records[0]
+    snaps = rec.snapshots
+    assert len(snaps["t"]) > 10 and snaps["t"][0] == 0.0 and snaps["step"][-1] == rec.steps
+    for t, th in zip(snaps["t"], snaps["theta"]):
+        exact = exact_flow(obj, THETA0, float(t)).numpy()
+        assert np.abs(th - exact).max() <= 20 * (abstol + reltol * np.abs(exact).max())
+    assert rec.stopped_by == "maxT" and rec.polish_stopped_by == "off"
+
+
+def test_stiff_flow_reaches_the_minimum_in_few_steps():
+    obj = stiff_quadratic()
+    rec = integrate(obj, THETA0, DynamicsSpec(polish=None)).records[0]
+    assert rec.stopped_by == "min_gradnorm" and rec.gradnorm <= 1e-12
+    assert rec.steps < 200
+    np.testing.assert_allclose(rec.theta, obj.c.numpy(), atol=1e-12)
+    assert rec.n_negative == 0
+
+
+def test_gd_matches_iterated_map():
+    obj = stiff_quadratic()
+    eta = 1e-4
+    rec = integrate(obj, THETA0, DynamicsSpec(method="gd", eta=eta, polish=None,
+                                              stop={"maxsteps": 50})).records[0]
+    M = torch.eye(4, dtype=torch.float64) - eta * obj.H
+    expect = obj.c + torch.linalg.matrix_power(M, 50) @ (THETA0 - obj.c)
+    np.testing.assert_allclose(rec.theta, expect.numpy(), rtol=1e-12, atol=1e-14)
+    assert rec.stopped_by == "maxsteps" and rec.steps == 50 and rec.t == pytest.approx(50 * eta)
+
+
+def test_adam_then_polish_reaches_the_minimum():
+    obj = stiff_quadratic()
+    spec = DynamicsSpec(method="adam", eta=1e-2, stop={"maxsteps": 300})
+    rec = integrate(obj, THETA0, spec).records[0]
+    assert rec.stopped_by == "maxsteps" and rec.loss_dynamics < obj.value(THETA0)
+    assert rec.polish_stopped_by == "gtol" and rec.gradnorm <= 1e-13
+
+
+def test_polish_lands_on_a_saddle():
+    obj = Quadratic(torch.diag(torch.tensor([2.0, -1.0, 0.5, -3.0], dtype=torch.float64)),
+                    [1.0, 2.0, 3.0, 4.0])
+    theta, code, steps, _ = polish(obj, THETA0[None], PolishSpec(), torch.tensor([True]))
+    np.testing.assert_allclose(theta[0].numpy(), obj.c.numpy(), atol=1e-13)
+    assert code.item() == 1 and steps.item() <= 3  # gtol
+    rec = integrate(obj, THETA0, DynamicsSpec(method="gd", stop={"maxsteps": 1})).records[0]
+    assert rec.polish_stopped_by == "gtol" and rec.n_negative == 2
+
+
+def test_maxnorm_stops_and_skips_polish():
+    obj = Quadratic(torch.eye(4, dtype=torch.float64), [10.0, 10.0, 10.0, 10.0], maxnorm=5.0)
+    rec = integrate(obj, THETA0, DynamicsSpec()).records[0]
+    assert rec.stopped_by == "maxnorm" and rec.polish_stopped_by == "skipped"
+    assert 5.0 <= rec.weightnorm < 5.1
+
+
+@pytest.mark.parametrize("stop,reason", [
+    ({"maxsteps": 3}, "maxsteps"), ({"maxT": 1e-2}, "maxT"), ({"min_loss": 1e-2}, "min_loss"),
+    ({"min_gradnorm": 1e-1}, "min_gradnorm"), ({"maxtime": 1e-12}, "maxtime"),
+    ({"patience": 5}, "patience")])
+def test_stopping_rules(stop, reason):
+    obj = stiff_quadratic()
+    method = "gd" if reason == "patience" else "flow"
+    eta = 1.0 if reason == "patience" else 1e-3  # gd with eta = 1 diverges: no improvement
+    spec = DynamicsSpec(method=method, eta=eta, polish=None, stop=stop)
+    rec = integrate(obj, THETA0, spec).records[0]
+    assert rec.stopped_by == reason
+    if reason == "patience":
+        assert rec.steps == 5
+
+
+def test_nonfinite_stops():
+    obj = stiff_quadratic()
+    spec = DynamicsSpec(method="gd", eta=1.0, stop={"patience": 1e9})
+    rec = integrate(obj, THETA0, spec).records[0]
+    assert rec.stopped_by == "nonfinite" and rec.polish_stopped_by == "skipped"
+
+
+def test_spec_validation():
+    with pytest.raises(ValidationError, match="batch_size"):
+        DynamicsSpec(method="sgd")
+    with pytest.raises(ValidationError, match="betas"):
+        DynamicsSpec(method="adam", betas=(0.9, 1.0))
+    with pytest.raises(ValidationError):
+        DynamicsSpec(stop={"maxsteps": 0})
+    with pytest.raises(ValueError, match="theta0 must have shape"):
+        integrate(stiff_quadratic(), torch.zeros(3))
+    with pytest.raises(ValueError, match="'method' must be the same"):
+        integrate(stiff_quadratic(), torch.zeros(2, 4),
+                  [DynamicsSpec(), DynamicsSpec(method="gd")])

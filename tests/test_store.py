@@ -1,0 +1,175 @@
+"""The store, the worker and the local runner: run, extend, status, resume, kills, failures."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from landscape_hpc import worker
+from landscape_hpc.runner import status, work_left
+from landscape_hpc.store import DONE, FAILED, PENDING, RUNNING, Store, open_store
+from landscape_hpc.store.layout import RECORD
+from landscape_hpc.sweep import plan_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+SWEEP = DATA / "tiny_sweep.yaml"
+COMPARED = [f.name for f in RECORD if f.name != "wall_time"]
+
+
+def cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "landscape_hpc.cli", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, **kw)
+
+
+def records(path) -> dict[str, np.ndarray]:
+    s = open_store(path)
+    order = np.lexsort((s.tasks["seed"][:], np.array(s.tasks["task_id"][:].tolist())))
+    keep = order[s.tasks["status"][:][order] != 0]
+    return {n: s.tasks[n][:][keep] for n in ["task_id", "status", *COMPARED]}
+
+
+def assert_same(a, b):
+    assert list(a["task_id"]) == list(b["task_id"])
+    for name in ["status", *COMPARED]:
+        x, y = a[name], b[name]
+        if x.dtype.kind in "fiu":
+            np.testing.assert_array_equal(x, y, err_msg=name)  # bit for bit (NaN == NaN)
+        else:
+            assert list(x) == list(y), name
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The tiny sweep run once, uninterrupted."""
+    path = tmp_path_factory.mktemp("ref") / "ref.zarr"
+    r = cli("run", SWEEP, "--store", path, "-q")
+    assert r.returncode == 0, r.stderr
+    return path
+
+
+def test_run_writes_a_complete_store(reference):
+    s = open_store(reference)
+    st = s.tasks["status"][:]
+    assert (st == DONE).sum() == 12 and set(np.unique(st)) == {DONE}
+    ds = xr.open_zarr(reference, group="tasks", consolidated=False).load()
+    assert ds.sizes["task"] == 12 and ds.sizes["param"] == 9
+    assert set(ds["width"].values.tolist()) == {1, 2, 3}
+    converged = ds.stopped_by.values == "min_gradnorm"
+    assert converged.any() and ds.gradnorm.values[converged].max() < 1e-10
+    assert (ds.stopped_by.values != "").all() and (ds.n_params.values == 3 * ds.width.values).all()
+    meta = s.meta
+    assert meta["sweep"] == "tiny" and "torch" in meta["versions"] and meta["files"][0]["text"]
+    assert len(meta["groups"]) == 3
+
+
+def test_rerun_skips_done_and_extension_adds_only_new_tasks(reference, tmp_path):
+    path = tmp_path / "s.zarr"
+    import shutil
+    shutil.copytree(reference, path)
+    before = records(path)
+    r = cli("run", SWEEP, "--store", path, "-q")
+    assert r.returncode == 0 and "0 new; 0 to run" in r.stdout
+    assert_same(records(path), before)
+    r = cli("run", DATA / "tiny_sweep_more_seeds.yaml", "--store", path, "-q")
+    assert r.returncode == 0 and "6 new; 6 to run" in r.stdout, r.stdout + r.stderr
+    after = records(path)
+    assert (after["status"] == DONE).sum() == 18
+    keep = np.isin(after["task_id"], before["task_id"])
+    assert_same({k: v[keep] for k, v in after.items()}, before)
+    assert plan_sweep(DATA / "tiny_sweep_more_seeds.yaml").n_tasks == 18
+
+
+def test_store_of_another_sweep_is_refused(reference, tmp_path):
+    r = cli("run", DATA / "other_sweep.yaml", "--store", reference, "-q")
+    assert r.returncode == 2 and "holds sweep 'tiny'" in r.stderr
+    r = cli("run", DATA / "nope.yaml", "--store", tmp_path / "x.zarr", "-q")
+    assert r.returncode == 2 and not (tmp_path / "x.zarr").exists()
+    assert cli("status", tmp_path).returncode == 2
+
+
+def test_kill_nine_then_resume_equals_uninterrupted_run(reference, tmp_path):
+    path = tmp_path / "k.zarr"
+    rng = random.Random(1234)
+    for attempt in range(3):
+        args = [sys.executable, "-m", "landscape_hpc.cli"]
+        args += (["run", str(SWEEP), "--store", str(path)] if attempt == 0 else
+                 ["resume", str(path)])
+        proc = subprocess.Popen(args + ["-q", "--checkpoint-every", "0.2"], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(3.0, 7.0))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        time.sleep(0.5)  # the workers die with the runner (PR_SET_PDEATHSIG)
+    s = open_store(path)
+    assert not any(s.is_locked(u) for u in range(s.n_units))
+    r = cli("resume", path, "-q")
+    assert r.returncode == 0, r.stderr
+    assert_same(records(path), records(reference))
+    assert not list(Path(str(path) + ".checkpoints").glob("*.npz"))
+
+
+def test_failing_task_is_failed_with_message_and_the_rest_finish(tmp_path, monkeypatch):
+    path = tmp_path / "f.zarr"
+    store, _ = Store.create_or_extend(path, plan_sweep(SWEEP))
+    real = worker.integrate
+
+    def flaky(problem, theta0, spec, seeds=None, **kw):
+        if seeds is not None and 3 in list(seeds):
+            raise RuntimeError("boom at seed 3")
+        return real(problem, theta0, spec, seeds=seeds, **kw)
+
+    monkeypatch.setattr(worker, "integrate", flaky)
+    for u, _ in work_left(store):
+        worker.run_unit(path, u)
+    s = status(open_store(path))
+    assert s.counts["failed"] == 3 and s.counts["done"] == 9
+    assert all("RuntimeError: boom at seed 3" in f["error"] for f in s.failures)
+    assert {f["seed"] for f in s.failures} == {3}
+    r = cli("status", path)
+    assert r.returncode == 0 and "boom at seed 3" in r.stdout
+    monkeypatch.setattr(worker, "integrate", real)
+    for u, _ in work_left(open_store(path), (FAILED,)):
+        worker.run_unit(path, u, (FAILED,))
+    assert status(open_store(path)).counts["done"] == 12
+
+
+def test_two_runners_on_disjoint_units(reference, tmp_path):
+    path = tmp_path / "two.zarr"
+    store, _ = Store.create_or_extend(path, plan_sweep(SWEEP))
+    units = [u for u, _ in work_left(store)]
+    code = ("import sys; from landscape_hpc.worker import run_unit\n"
+            "for u in map(int, sys.argv[2:]): run_unit(sys.argv[1], u)")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path), *map(str, part)], cwd=ROOT)
+             for part in (units[0::2], units[1::2])]
+    assert [p.wait(timeout=600) for p in procs] == [0, 0]
+    assert_same(records(path), records(reference))
+
+
+def test_locked_unit_is_skipped_and_running_tasks_count_as_dead_when_unlocked(tmp_path):
+    path = tmp_path / "l.zarr"
+    store, _ = Store.create_or_extend(path, plan_sweep(SWEEP))
+    store.set_status(0, np.array([0, 1]), RUNNING)
+    assert status(store).dead == 2 and (0, 2) in work_left(store)
+    with store.lock(0) as held:
+        assert held
+        assert worker.run_unit(path, 0).skipped
+        assert status(store).dead == 0 and all(u != 0 for u, _ in work_left(store))
+    assert (open_store(path).tasks["status"][:2] == RUNNING).all()
+    assert (store.tasks["status"][2:4] == PENDING).all()
+
+
+def test_status_by_axis_and_bad_axis(reference):
+    s = status(open_store(reference), by=["width"])
+    assert s.by_axis["width"]["2"]["done"] == 4
+    r = cli("status", reference, "--by", "depth")
+    assert r.returncode == 2 and "no axis 'depth'" in r.stderr and "width" in r.stderr
+    r = cli("resume", reference, "--only", "broken")
+    assert r.returncode == 2 and "--only" in r.stderr
