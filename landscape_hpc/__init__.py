@@ -1,3 +1,17 @@
 """landscape-hpc: gradient-flow sweeps over neural-network loss landscapes."""
 
 __version__ = "0.1.0"
+
+
+def open_results(path):
+    """The results of a store as an ``xarray.Dataset`` (see :func:`.store.open_results`)."""
+    from .store import open_results as _open
+
+    return _open(path)
+
+
+def open_store(path, mode: str = "r"):
+    """An open results store (see :class:`.store.Store`)."""
+    from .store import open_store as _open
+
+    return _open(path, mode)

@@ -1,4 +1,8 @@
-"""The ``landscape-hpc`` command line."""
+"""The ``landscape-hpc`` command line.
+
+Heavy modules (torch, scipy, the planner) are imported inside the commands that need them, so
+that quick commands such as ``status`` start fast.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,6 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
-import scipy.optimize
-import torch
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -16,10 +17,6 @@ from rich.table import Table
 
 from . import __version__
 from .config import ConfigError, load
-from .models.objective import weightnorm
-from .problem import ProblemSpec, build_problem
-from .sweep import plan_sweep
-from .sweep.report import render as render_plan
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Gradient-flow sweeps over neural-network loss landscapes.")
@@ -41,10 +38,14 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                       help="Print the version and exit.")) -> None:
-    torch.set_num_threads(1)
+    """Gradient-flow sweeps over neural-network loss landscapes."""
 
 
-def _state(obj, theta: torch.Tensor) -> dict:
+def _state(obj, theta) -> dict:
+    import torch
+
+    from .models.objective import weightnorm
+
     value, g, H = obj.evaluate(theta, 2)
     g_loss = obj.gradient(theta, with_barrier=False)
     eig = torch.linalg.eigvalsh(H)
@@ -71,6 +72,13 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Build a problem, evaluate loss, gradient and Hessian at theta_0, optionally polish."""
+    import numpy as np
+    import scipy.optimize
+    import torch
+
+    from .problem import ProblemSpec, build_problem
+
+    torch.set_num_threads(1)
     try:
         spec = load(ProblemSpec, problem)
         prob = build_problem(spec)
@@ -123,6 +131,9 @@ def plan(
     tasks: bool = typer.Option(False, "--tasks", help="With --json: list every task id."),
 ) -> None:
     """Expand a sweep file into tasks with stable ids and work units, and show the plan."""
+    from .sweep import plan_sweep
+    from .sweep.report import render as render_plan
+
     try:
         result = plan_sweep(sweep, profile)
     except ConfigError as err:

@@ -13,10 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from .config import ConfigError
 from .store import DONE, EMPTY, FAILED, PENDING, RUNNING, STATUS, Store
-from .sweep import Plan, plan_sweep
-from .worker import RERUN
+from .store.layout import RERUN
+
+if TYPE_CHECKING:
+    from .sweep import Plan
 
 ONLY = {"pending": PENDING, "running": RUNNING, "failed": FAILED}
 
@@ -30,8 +34,10 @@ def work_left(store: Store, statuses: tuple[int, ...] = RERUN) -> list[tuple[int
     return [(int(u), int(counts[u])) for u in units if u not in set(live)]
 
 
-def plan_for_store(sweep_file: str | Path, profile: str | None = None) -> Plan:
+def plan_for_store(sweep_file: str | Path, profile: str | None = None) -> "Plan":
     """The plan of a sweep to run (sweeps from another store are not runnable yet)."""
+    from .sweep import plan_sweep
+
     plan = plan_sweep(sweep_file, profile)
     if plan.sweep.source is not None:
         raise ConfigError(f"{sweep_file}: from_store: running sweeps that start from another "

@@ -21,11 +21,10 @@ from .dynamics.engine import integrate
 from .dynamics.record import TrajectoryRecord, TrajectoryState
 from .dynamics.spec import DynamicsSpec
 from .problem import Problem, build_problem
-from .store import DONE, FAILED, PENDING, RUNNING, Store
-from .store.layout import record_arrays
+from .store import DONE, FAILED, RUNNING, Store
+from .store.layout import FIELDS, RERUN, record_arrays
 
 _PROBLEMS: dict[str, Problem] = {}  # built problems of this process, by group id
-RERUN = (PENDING, RUNNING, FAILED)
 
 
 @dataclass
@@ -112,10 +111,17 @@ def _write(store: Store, u: int, todo: np.ndarray, records: list) -> UnitResult:
             error[i] = f"non-finite values after {records[i].steps} steps"
     values = record_arrays([records[i].to_dict() for i in ok], store.meta["n_params"],
                            store.meta["n_snapshots"])
+    values = {n: v for n, v in values.items() if n in store.tasks}
     slots = todo[ok]
+    others = np.setdiff1d(np.arange(store.unit_size), slots)
+    if np.isin(store.read_blocks(u, ["status"])["status"][others], (DONE, FAILED)).any():
+        blocks = store.read_blocks(u, list(values))  # other tasks of the unit keep their records
+    else:
+        blocks = {n: np.full((store.unit_size,) + store.tasks[n].shape[1:], FIELDS[n].fill,
+                             dtype=FIELDS[n].numpy_dtype) for n in values}
     for name, v in values.items():
-        if name in store.tasks and len(slots):
-            store.write_unit_field(u, slots, name, v)
+        blocks[name][(slots,) + tuple(slice(0, s) for s in v.shape[1:])] = v
+    store.write_blocks(u, blocks)
     store.set_status(u, todo, status, error)
     store.clear_checkpoint(u)
     return UnitResult(u, done=int((status == DONE).sum()), failed=int((status == FAILED).sum()))

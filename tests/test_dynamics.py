@@ -10,11 +10,9 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from landscape_hpc.dynamics import DynamicsSpec, TrajectoryState, integrate
+from landscape_hpc.dynamics import DynamicsSpec, integrate
 from landscape_hpc.dynamics.polish import polish
 from landscape_hpc.dynamics.spec import PolishSpec
-from landscape_hpc.models.loss import EmpiricalLoss
-from landscape_hpc.models.network import NetSpec, Network
 from landscape_hpc.models.objective import LossSpec, Objective
 
 

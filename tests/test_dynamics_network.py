@@ -25,7 +25,7 @@ def gen(seed: int) -> torch.Generator:
 
 
 def teacher_problem(width: int = 2, student: int = 2, activation="softplus", n: int = 200,
-                    maxnorm: float = float("inf")):
+                    maxnorm: float = 100.0):
     teacher = Network(NetSpec(input_dim=2, widths=[width], activation=activation))
     theta_t = torch.randn(teacher.num_params, generator=gen(3), dtype=torch.float64)
     x = torch.randn(n, 2, generator=gen(4), dtype=torch.float64)
@@ -111,7 +111,7 @@ def test_same_config_is_bit_identical():
 def test_batch_equals_single_runs():
     """Equal end points to tolerance; see the engine's docstring on bit-identity."""
     obj, _ = teacher_problem(width=2, student=2)
-    seeds = [0, 1, 2, 3]
+    seeds = [1, 2, 6, 7]  # 6 ends in a local minimum; 0 would leave along a channel
     theta0 = torch.stack([initial_theta(obj.net, InitSpec(), seed=s) for s in seeds])
     specs = [DynamicsSpec(stop={"min_gradnorm": g}) for g in (1e-12, 1e-10, 1e-12, 1e-9)]
     batch = integrate(obj, theta0, specs).records

@@ -107,8 +107,10 @@ def test_kill_nine_then_resume_equals_uninterrupted_run(reference, tmp_path):
         time.sleep(rng.uniform(3.0, 7.0))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        time.sleep(0.5)  # the workers die with the runner (PR_SET_PDEATHSIG)
     s = open_store(path)
+    deadline = time.time() + 30  # workers die with the runner, at the latest once started
+    while any(s.is_locked(u) for u in range(s.n_units)) and time.time() < deadline:
+        time.sleep(0.2)
     assert not any(s.is_locked(u) for u in range(s.n_units))
     r = cli("resume", path, "-q")
     assert r.returncode == 0, r.stderr

@@ -14,13 +14,16 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from multiprocessing import get_context
 from pathlib import Path
 
-from ..worker import RERUN, UnitResult, run_unit
+from ..store.layout import RERUN
+from ..worker import UnitResult, run_unit
 from .progress import Progress
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     if sys.platform.startswith("linux"):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the runner died while this process was starting
+        os._exit(1)
 
 
 class LocalBackend:
@@ -37,7 +40,8 @@ class LocalBackend:
         """Run ``units`` ((index, tasks to run) pairs) to the end; blocks."""
         results: list[UnitResult] = []
         ctx = get_context("spawn")
-        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_die_with_parent) as ex:
+        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_die_with_parent,
+                                 initargs=(os.getpid(),)) as ex:
             pending: dict[Future, tuple[int, int]] = {}
             queue = list(units)
             while queue or pending:

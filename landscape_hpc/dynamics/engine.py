@@ -16,10 +16,10 @@ Determinism and batches (a decision, tested): with one torch thread the same inp
 bit-identical records (wall times aside).  A batch of B is *not* bit-identical to B single runs:
 the batched matrix products of the analytic derivatives sum in an order that depends on B, and
 adaptive stepping amplifies the last-bit differences into different step sequences.  A batch of B
-equals B single runs to the tolerance of the end point: same ``stopped_by``, final losses and
-parameters equal to ~1e-8 relative after the polish.  Every trajectory's arithmetic depends only
-on which trajectories are still running, so continuing a checkpoint reproduces the same batch
-compositions and stays bit-identical.
+equals B single runs to the tolerance of the end point: same ``stopped_by``, final losses equal to
+~1e-8 relative and parameters to ~1e-6 after the polish.  Every trajectory's arithmetic depends
+only on which trajectories are still running, so continuing a checkpoint reproduces the same
+batch compositions and stays bit-identical.
 """
 
 from __future__ import annotations

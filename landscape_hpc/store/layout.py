@@ -28,6 +28,7 @@ import numpy as np
 FORMAT = 1
 STATUS = ("empty", "pending", "running", "done", "failed")
 EMPTY, PENDING, RUNNING, DONE, FAILED = range(5)
+RERUN = (PENDING, RUNNING, FAILED)  # what run and resume do again by default
 
 
 @dataclass(frozen=True)

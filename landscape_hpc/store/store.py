@@ -8,6 +8,7 @@ is on disk; zarr writes each chunk file atomically (temporary file, then rename)
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import os
@@ -18,17 +19,18 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import zarr
+from zarr.core.sync import sync
 
 from .. import __version__
 from ..config import ConfigError
-from ..dynamics.spec import DynamicsSpec
-from ..models.network import NetSpec, Network
-from ..sweep import Plan
-from ..sweep.tasks import show
 from .layout import BOOKKEEPING, EMPTY, FIELDS, FORMAT, PENDING, RECORD, RESERVED, Field
+
+if TYPE_CHECKING:
+    from ..sweep import Plan
 
 ATTR = "landscape_hpc"
 
@@ -51,6 +53,8 @@ def _versions() -> dict[str, str]:
 
 
 def _axis_value(value) -> object:
+    from ..sweep.tasks import show
+
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else show(value)
 
 
@@ -107,6 +111,9 @@ class Store:
         return store, store._extend(plan, text)
 
     def _extend(self, plan: Plan, text: str) -> int:
+        from ..dynamics.spec import DynamicsSpec
+        from ..models.network import NetSpec, Network
+
         size = self.unit_size
         meta = self.meta
         groups = {g["id"]: i for i, g in enumerate(meta["groups"])}
@@ -244,22 +251,31 @@ class Store:
         return {n: self.tasks[n][sl] for n in names}
 
     # ---- writing -------------------------------------------------------------------------------
-    def write_unit_field(self, u: int, slots: np.ndarray, name: str, values: np.ndarray) -> None:
-        """Write ``values`` into ``slots`` of unit ``u`` of one field; other slots keep theirs."""
+    def read_blocks(self, u: int, names: list[str]) -> dict[str, np.ndarray]:
+        """The chunks of unit ``u`` of several fields, read concurrently."""
         sl = self.unit_slice(u)
-        block = self.tasks[name][sl]
-        block[(slots,) + tuple(slice(0, s) for s in values.shape[1:])] = values
-        self.tasks[name][sl] = block
+
+        async def read(arrays):
+            return await asyncio.gather(*(a.getitem(sl) for a in arrays))
+
+        arrays = [self.tasks[n]._async_array for n in names]
+        return dict(zip(names, sync(read(arrays))))
+
+    def write_blocks(self, u: int, blocks: dict[str, np.ndarray]) -> None:
+        """Write whole chunks of unit ``u`` of several fields, concurrently (each atomically)."""
+        sl = self.unit_slice(u)
+
+        async def write(pairs):
+            await asyncio.gather(*(a.setitem(sl, v) for a, v in pairs))
+
+        sync(write([(self.tasks[n]._async_array, v) for n, v in blocks.items()]))
 
     def set_status(self, u: int, slots: np.ndarray, status: np.ndarray | int,
                    error: np.ndarray | None = None) -> None:
-        sl = self.unit_slice(u)
-        err = self.tasks["error"][sl]
-        err[slots] = "" if error is None else error
-        self.tasks["error"][sl] = err
-        st = self.tasks["status"][sl]
-        st[slots] = status
-        self.tasks["status"][sl] = st
+        block = self.read_blocks(u, ["error", "status"])
+        block["error"][slots] = "" if error is None else error
+        block["status"][slots] = status
+        self.write_blocks(u, block)
 
     # ---- checkpoints and locks -----------------------------------------------------------------
     def _side(self, kind: str, u: int, suffix: str) -> Path:
@@ -324,3 +340,18 @@ def _create(group: zarr.Group, f: Field, shape: tuple[int, ...], chunk: int,
 def open_store(path: str | Path, mode: str = "r") -> Store:
     """Open an existing store (ConfigError with the path if it is not one)."""
     return Store(path, mode)
+
+
+def open_results(path: str | Path):
+    """The store's tasks as a lazy (dask-backed) ``xarray.Dataset`` along ``task``, with the
+    sweep axes, seed and task id as coordinates; string fields as object arrays."""
+    import xarray as xr
+
+    store = Store(path)
+    ds = xr.open_zarr(store.path, group="tasks", consolidated=False)
+    strings = [n for n, v in ds.variables.items() if v.dtype.kind == "T"]
+    ds = ds.assign({n: ds[n].astype(object) for n in strings})
+    coords = ["task_id", "seed", *store.axes]
+    ds = ds.set_coords([c for c in coords if c in ds])
+    ds.attrs.update(sweep=store.meta["sweep"], unit_size=store.unit_size, store=str(store.path))
+    return ds

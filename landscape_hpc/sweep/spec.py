@@ -20,7 +20,7 @@ key and the accepted form.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -151,7 +151,7 @@ class Sweep:
     excludes: tuple[Exclude, ...]
     unit_size: int
     source: Source | None = None
-    profiles: tuple[str, ...] = field(default=())
+    profiles: tuple[str, ...] = ()
 
     def error(self, message: str) -> ConfigError:
         return ConfigError(f"{self.file}: {message}")
