@@ -161,33 +161,74 @@ def _summary(store_path: Path) -> None:
                   highlight=False)
 
 
-@app.command()
-def run(
-    sweep: Path = typer.Argument(..., help="Sweep YAML file."),
-    store: Path = typer.Option(..., "--store", "-s", help="Results store (a zarr directory)."),
-    profile: str = typer.Option(None, "--profile", "--scale", "-p", help="Named profile."),
-    workers: int = typer.Option(0, help="Worker processes (0: all cores)."),
-    checkpoint_every: float = typer.Option(60.0, help="Seconds between trajectory checkpoints."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-) -> None:
-    """Run a sweep on this machine into STORE; skips done tasks, adds new ones of an extended sweep."""
-    from .backends.local import LocalBackend
-    from .runner import plan_for_store, work_left
-    from .store import Store
-    from .worker import RERUN
+BACKEND_HELP = "Where units run: local, dask-local, dask-slurm or submitit."
+PROFILE_HELP = "Cluster profile for the SLURM backends: a name in slurm/profiles/ or a YAML file."
+
+
+def _backend(name: str, workers: int, checkpoint_every: float, profile: str | None):
+    from .backends import make_backend
 
     if workers < 0:
         fail(f"--workers: expected 0 (all cores) or a positive number, got {workers}")
     try:
-        plan = plan_for_store(sweep, profile)
+        return make_backend(name, workers or None, checkpoint_every, profile)
+    except (ConfigError, ValueError) as err:
+        fail(escape(str(err)))
+
+
+def _prepare(sweep: Path, store: Path, scale: str | None):
+    """Plan the sweep and create or extend its store; the units with work left."""
+    from .runner import plan_for_store, work_left
+    from .store import Store
+
+    try:
+        plan = plan_for_store(sweep, scale)
         st, added = Store.create_or_extend(store, plan)
     except ConfigError as err:
         fail(escape(str(err)))
     units = work_left(st)
     console.print(f"{plan.n_tasks} tasks in {sweep}, {added} new; "
                   f"{sum(n for _, n in units)} to run in {len(units)} units", highlight=False)
-    _run_units(LocalBackend(workers or None, checkpoint_every), st.path, units, RERUN, quiet)
+    return st, units
+
+
+@app.command()
+def run(
+    sweep: Path = typer.Argument(..., help="Sweep YAML file."),
+    store: Path = typer.Option(..., "--store", "-s", help="Results store (a zarr directory)."),
+    scale: str = typer.Option(None, "--scale", help="Named profile of the sweep file, e.g. smoke."),
+    backend: str = typer.Option("local", help=BACKEND_HELP),
+    profile: str = typer.Option(None, "--profile", help=PROFILE_HELP),
+    workers: int = typer.Option(0, help="Local or dask-local worker processes (0: all cores)."),
+    checkpoint_every: float = typer.Option(60.0, help="Seconds between trajectory checkpoints."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Run a sweep into STORE and wait; skips done tasks, adds the new ones of an extended sweep."""
+    from .store.layout import RERUN
+
+    be = _backend(backend, workers, checkpoint_every, profile)
+    st, units = _prepare(sweep, store, scale)
+    _run_units(be, st.path, units, RERUN, quiet)
     _summary(store)
+
+
+@app.command()
+def submit(
+    sweep: Path = typer.Argument(..., help="Sweep YAML file."),
+    store: Path = typer.Option(..., "--store", "-s", help="Results store on a shared filesystem."),
+    scale: str = typer.Option(None, "--scale", help="Named profile of the sweep file, e.g. smoke."),
+    backend: str = typer.Option("submitit", help="submitit (one SLURM job array)."),
+    profile: str = typer.Option(None, "--profile", help=PROFILE_HELP),
+) -> None:
+    """Submit a sweep to SLURM and return at once; the job ids are recorded in the store."""
+    if backend != "submitit":
+        fail(f"--backend: submit hands work to SLURM and returns, which only 'submitit' does; "
+             f"use 'landscape-hpc run --backend {backend}' for '{backend}'")
+    be = _backend(backend, 0, 60.0, profile)
+    st, units = _prepare(sweep, store, scale)
+    ids = be.submit(st.path, units)
+    console.print(f"submitted job array {', '.join(ids) or '(nothing to run)'}; follow it with "
+                  f"'landscape-hpc status {store}'", highlight=False)
 
 
 @app.command()
@@ -195,12 +236,15 @@ def resume(
     store: Path = typer.Argument(..., help="Results store."),
     only: str = typer.Option("pending,running,failed",
                              help="Which tasks to rerun: any of pending, running, failed."),
-    workers: int = typer.Option(0, help="Worker processes (0: all cores)."),
+    backend: str = typer.Option("local", help=BACKEND_HELP),
+    profile: str = typer.Option(None, "--profile", help=PROFILE_HELP),
+    workers: int = typer.Option(0, help="Local or dask-local worker processes (0: all cores)."),
     checkpoint_every: float = typer.Option(60.0, help="Seconds between trajectory checkpoints."),
+    wait: bool = typer.Option(True, help="submitit: wait for the jobs (--no-wait returns)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Rerun what is not done (dead running tasks continue from their checkpoints)."""
-    from .backends.local import LocalBackend
+    """Rerun what is not done: dead running tasks continue from their checkpoints; units whose
+    process or SLURM job is alive are left alone."""
     from .runner import ONLY, work_left
     from .store import open_store
 
@@ -208,6 +252,7 @@ def resume(
     bad = [o for o in chosen if o not in ONLY]
     if bad or not chosen:
         fail(f"--only: expected a comma-separated list of {', '.join(ONLY)}, got '{only}'")
+    be = _backend(backend, workers, checkpoint_every, profile)
     try:
         st = open_store(store)
     except ConfigError as err:
@@ -216,7 +261,12 @@ def resume(
     units = work_left(st, statuses)
     console.print(f"{sum(n for _, n in units)} tasks to rerun in {len(units)} units",
                   highlight=False)
-    _run_units(LocalBackend(workers or None, checkpoint_every), st.path, units, statuses, quiet)
+    if backend == "submitit" and not wait:
+        ids = be.submit(st.path, units, statuses)
+        console.print(f"submitted job array {', '.join(ids) or '(nothing to run)'}",
+                      highlight=False)
+        return
+    _run_units(be, st.path, units, statuses, quiet)
     _summary(store)
 
 
@@ -255,6 +305,9 @@ def status(
     if s.dead:
         console.print(f"{s.dead} running tasks have no live process: 'landscape-hpc resume' "
                       "continues them", highlight=False)
+    if s.jobs:
+        console.print("SLURM: " + ", ".join(f"{n} array elements {k.lower()}"
+                                            for k, n in sorted(s.jobs.items())), highlight=False)
     for f in s.failures:
         console.print(f"failed {f['task']} (seed {f['seed']}): {escape(f['error'])}",
                       highlight=False)

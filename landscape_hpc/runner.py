@@ -26,12 +26,17 @@ ONLY = {"pending": PENDING, "running": RUNNING, "failed": FAILED}
 
 
 def work_left(store: Store, statuses: tuple[int, ...] = RERUN) -> list[tuple[int, int]]:
-    """(unit, tasks to run) for every unit with tasks in ``statuses``, skipping live units."""
+    """(unit, tasks to run) for every unit with tasks in ``statuses``, skipping live units: those
+    a local process holds (unit lock) or whose SLURM job is still queued or running."""
     status = store.tasks["status"][:].reshape(store.n_units, store.unit_size)
     counts = np.isin(status, statuses).sum(1)
     units = np.flatnonzero(counts)
-    live = [u for u in units if (status[u] == RUNNING).any() and store.is_locked(int(u))]
-    return [(int(u), int(counts[u])) for u in units if u not in set(live)]
+    live = {int(u) for u in units if (status[u] == RUNNING).any() and store.is_locked(int(u))}
+    if store.meta.get("jobs"):
+        from .backends.slurm import active_units
+
+        live |= set(active_units(store))
+    return [(int(u), int(counts[u])) for u in units if int(u) not in live]
 
 
 def plan_for_store(sweep_file: str | Path, profile: str | None = None) -> "Plan":
@@ -51,6 +56,7 @@ class Status:
     dead: int                                   # running tasks whose process is gone
     by_axis: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     failures: list[dict] = field(default_factory=list)
+    jobs: dict[str, int] = field(default_factory=dict)  # SLURM array elements per state
 
     @property
     def total(self) -> int:
@@ -63,9 +69,16 @@ def status(store: Store, by: list[str] | None = None, failures: int = 20) -> Sta
     used = st != EMPTY
     counts = {STATUS[s]: int((st == s).sum()) for s in (PENDING, RUNNING, DONE, FAILED)}
     running_units = np.unique(np.flatnonzero(st == RUNNING) // store.unit_size)
+    active: dict[int, str] = {}
+    if store.meta.get("jobs"):
+        from .backends.slurm import active_units
+
+        active = active_units(store)
     dead = sum(int((st[store.unit_slice(int(u))] == RUNNING).sum()) for u in running_units
-               if not store.is_locked(int(u)))
+               if not store.is_locked(int(u)) and int(u) not in active)
     out = Status(counts, dead)
+    for state in active.values():
+        out.jobs[state] = out.jobs.get(state, 0) + 1
     for key in by or []:
         if key not in store.axes and key != "seed":
             raise KeyError(f"no axis '{key}'; axes of this store: {', '.join(store.axes) or 'none'}")

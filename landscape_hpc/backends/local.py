@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..store.layout import RERUN
 from ..worker import UnitResult, run_unit
+from .base import Backend, Units
 from .progress import Progress
 
 
@@ -26,7 +27,7 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-class LocalBackend:
+class LocalBackend(Backend):
     """Run work units in ``workers`` local processes (default: all cores)."""
 
     name = "local"
@@ -35,7 +36,7 @@ class LocalBackend:
         self.workers = workers or os.cpu_count() or 1
         self.checkpoint_every = checkpoint_every
 
-    def run(self, store: Path, units: list[tuple[int, int]], statuses: tuple[int, ...] = RERUN,
+    def run(self, store: Path, units: Units, statuses: tuple[int, ...] = RERUN,
             progress: Progress | None = None) -> list[UnitResult]:
         """Run ``units`` ((index, tasks to run) pairs) to the end; blocks."""
         results: list[UnitResult] = []

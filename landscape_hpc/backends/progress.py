@@ -42,6 +42,12 @@ class Progress:
             self.skipped += n
         self._update(n)
 
+    def set(self, done: int, failed: int, running: int) -> None:
+        """Absolute counts (backends that follow the store rather than their workers)."""
+        advance = done + failed - self.done - self.failed
+        self.done, self.failed, self.running = done, failed, running
+        self._update(advance)
+
     def _update(self, advance: int) -> None:
         self._bar.update(self._task, advance=advance, done=self.done, failed=self.failed,
                          running=self.running)

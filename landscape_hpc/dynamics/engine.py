@@ -43,6 +43,8 @@ Tensor = torch.Tensor
 
 #: relative threshold below which a Hessian eigenvalue counts as negative
 NEGATIVE_TOL = 1e-9
+#: step-size controller: safety factor, and bounds of the change of h per step
+SAFETY, SHRINK, GROW = 0.7, 0.2, 2.0
 
 
 @dataclass
@@ -206,7 +208,8 @@ def _control(s: TrajectoryState, idx: Tensor, y: Tensor, yn: Tensor, err: Tensor
     if finite is not None:
         ok &= finite
     acc = ok & (en <= 1.0)
-    fac = torch.where(ok, (0.9 * en.pow(-1.0 / order)).clamp(0.2, 5.0), torch.full_like(en, 0.2))
+    fac = torch.where(ok, (SAFETY * en.pow(-1.0 / order)).clamp(SHRINK, GROW),
+                      torch.full_like(en, SHRINK))
     fac = torch.where(acc, fac, fac.clamp_max(1.0))
     h = s.h[idx]
     s.t[idx] += torch.where(acc, h, torch.zeros_like(h))

@@ -1,0 +1,110 @@
+"""The SLURM backends against a real single-node SLURM cluster (slurm/cluster.sh).
+
+The cluster is started by the session fixture (root needed; CI runs as root).  Where SLURM cannot
+be started (not root, no slurm-wlm) the tests are skipped with the reason.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from landscape_hpc.backends.slurm import squeue
+from landscape_hpc.store import DONE, open_store
+from test_store import DATA, ROOT, SWEEP, assert_same, cli, records
+
+pytestmark = pytest.mark.slurm
+SLOW = DATA / "slow_sweep.yaml"
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    if os.geteuid() != 0 and shutil.which("sinfo") is None:
+        pytest.skip("SLURM is not installed and cannot be installed without root")
+    r = subprocess.run(["bash", str(ROOT / "slurm" / "cluster.sh"), "start"], capture_output=True,
+                       text=True, timeout=900)
+    if r.returncode != 0:
+        pytest.skip(f"the local SLURM cluster did not start: {r.stderr[-500:]}")
+    return True
+
+
+def wait_for_queue(job_ids, timeout=600):
+    deadline = time.time() + timeout
+    while squeue(job_ids) and time.time() < deadline:
+        time.sleep(1)
+    assert not squeue(job_ids), f"jobs {job_ids} still queued after {timeout} s"
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("local") / "local.zarr"
+    assert cli("run", SWEEP, "--store", path, "-q").returncode == 0
+    return path
+
+
+@pytest.mark.parametrize("how", ["submitit", "dask-slurm", "dask-local"])
+def test_backends_give_the_local_records(slurm, local_run, tmp_path, how):
+    path = tmp_path / f"{how}.zarr"
+    if how == "submitit":
+        r = cli("submit", SWEEP, "--store", path, "--profile", "local")
+        assert r.returncode == 0, r.stderr
+        jobs = open_store(path).meta["jobs"]
+        assert len(jobs) == 1 and jobs[0]["backend"] == "submitit"
+        wait_for_queue([jobs[0]["job_id"]])
+    else:
+        r = cli("run", SWEEP, "--store", path, "--backend", how, "--profile", "local", "-q")
+        assert r.returncode == 0, r.stderr
+    assert_same(records(path), records(local_run))
+
+
+def test_scancelled_array_element_is_resumed_without_rerunning_done_units(slurm, tmp_path):
+    path = tmp_path / "cancel.zarr"
+    r = cli("submit", SLOW, "--store", path, "--profile", "local")
+    assert r.returncode == 0, r.stderr
+    array = open_store(path).meta["jobs"][0]["job_id"]
+    element = f"{array}_1"
+    deadline = time.time() + 120
+    while squeue([array]).get(element) != "RUNNING" and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(4)  # mid-run
+    subprocess.run(["scancel", element], check=True)
+    wait_for_queue([array])
+    s = open_store(path)
+    status = s.tasks["status"][:]
+    assert (status[s.unit_slice(1)] != DONE).all() and (status == DONE).sum() == 6
+    before = records(path)
+    done_units = {int(u) for u in np.unique(s.tasks["unit"][:][status == DONE])}
+    r = cli("resume", path, "--backend", "submitit", "--profile", "local", "--no-wait")
+    assert r.returncode == 0 and "2 tasks to rerun in 1 units" in r.stdout, r.stdout + r.stderr
+    second = open_store(path).meta["jobs"][1]
+    assert second["units"] == [1] and not done_units & set(second["units"])
+    wait_for_queue([second["job_id"]])
+    after = records(path)
+    assert (after["status"] == DONE).all()
+    keep = np.isin(after["task_id"], before["task_id"][before["status"] == DONE])
+    assert_same({k: v[keep] for k, v in after.items()},
+                {k: v[before["status"] == DONE] for k, v in before.items()})
+
+
+def test_time_limit_requeues_from_checkpoint(slurm, tmp_path):
+    """A 1-minute job with a unit of ~a minute: submitit's signal 30 s before the limit requeues
+    it, the requeued job continues from the checkpoint; records equal an uninterrupted run."""
+    path, ref = tmp_path / "timeout.zarr", tmp_path / "ref.zarr"
+    profile = tmp_path / "short.yaml"
+    profile.write_text("partition: debug\ntime: 1\nmemory: 1G\ncheckpoint_every: 5\n"
+                       "signal_delay: 30\n")
+    r = cli("submit", SLOW, "--scale", "long", "--store", path, "--profile", profile)
+    assert r.returncode == 0, r.stderr
+    array = open_store(path).meta["jobs"][0]["job_id"]
+    ran = subprocess.Popen([sys.executable, "-m", "landscape_hpc.cli", "run", str(SLOW), "--scale",
+                            "long", "--store", str(ref), "-q", "--workers", "1"], cwd=ROOT)
+    wait_for_queue([array], timeout=900)
+    assert ran.wait(timeout=900) == 0
+    logs = "".join(p.read_text() for p in Path(f"{path}.slurm").rglob("*.err"))
+    assert "requeu" in logs.lower(), logs[-2000:]
+    assert_same(records(path), records(ref))
