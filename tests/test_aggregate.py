@@ -127,7 +127,9 @@ def test_results_by_axes_lays_tasks_on_the_axes(synthetic):
 def test_non_rectangular_sweeps_leave_missing_cells_nan():
     raw = xr.Dataset(
         {"loss": ("task", [0.1, 0.2, 0.3, 9.0, 0.4]), "status": ("task", np.int8([3, 3, 3, 0, 3])),
-         "stopped_by": ("task", np.array(["min_gradnorm"] * 5, dtype=object))},
+         "stopped_by": ("task", np.array(["min_gradnorm"] * 5, dtype=object)),
+         "polish_stopped_by": ("task", np.array(["gtol"] * 5, dtype=object)),
+         "n_negative": ("task", np.int32([0, 1, 2, 3, 4]))},
         coords={"width": ("task", [1, 1, 2, 7, 2]), "seed": ("task", [0, 1, 1, 0, 5]),
                 "task_id": ("task", np.array(list("abcde"), dtype=object))},
         attrs={"axes": ["width"]})
@@ -136,6 +138,16 @@ def test_non_rectangular_sweeps_leave_missing_cells_nan():
     np.testing.assert_array_equal(ds["loss"].values, [[0.1, 0.2, np.nan], [np.nan, 0.3, 0.4]])
     assert ds["status"].values.tolist() == [[3, 3, 0], [0, 3, 3]]
     assert ds["stopped_by"].values[0, 2] == ""
+    np.testing.assert_array_equal(ds["n_negative"].values, [[0, 1, np.nan], [np.nan, 2, 4]])
+    assert convergence_fractions(ds, ["width"])["n_tasks"].values.tolist() == [2, 2]
+    # an axis that some groups do not have is NaN there, a value of its own
+    raw = raw.assign_coords(scale=("task", [0.5, np.nan, 0.5, 0.5, np.nan])).assign_attrs(
+        axes=["width", "scale"])
+    ds = results_by_axes(raw)
+    assert ds["loss"].dims == ("width", "scale", "seed") and np.isnan(ds["scale"].values[1])
+    np.testing.assert_array_equal(ds["loss"].sel(width=1, seed=1), [np.nan, 0.2])
+    for d in (raw, ds):
+        assert loss_histogram(d, ["scale"])["count"].values.tolist() == [[1, 0, 1, 0], [0, 1, 0, 1]]
 
 
 def test_histogram_and_fractions_known_answers(synthetic):
@@ -162,7 +174,7 @@ def test_options_of_levels_and_classes(synthetic):
     assert h["count"].values.sum() == 10 and h["n_tasks"].item() == 12
     assert loss_histogram(ds, tasks="channel")["level"].values.tolist() == [0.3]
     f = convergence_fractions(ds, by=["width", "seed"], classes=["global_min"], threshold=0.6)
-    assert f["count"].sel(seed=0).values.ravel().tolist() == [1, 1, 0]
+    assert f["count"].sel(seed=0).values.ravel().tolist() == [1, 1, 1]
     assert f["n_tasks"].values.sum() == 12
     c = classify(quantise(ds, rtol=1e-6))                # 0.5, 0.5001, 0.5002 are now apart
     assert c.sizes["level"] == 6 and c["outcome"].dtype == np.int8
@@ -180,13 +192,15 @@ def test_query_cli_on_the_synthetic_store(synthetic, tmp_path):
     assert (row["count"], row["n_tasks"], row["fraction"]) == (2, 4, 0.5)
     r = invoke("query", synthetic, "--by", "width", "--format", "csv")
     assert r.exit_code == 0 and r.output.splitlines()[0] == "width,level_index,loss,count"
-    assert len(r.output.splitlines()) == 1 + 6
+    assert len(r.output.splitlines()) == 1 + 5
     r = invoke("query", synthetic, "--what", "levels")
     assert r.exit_code == 0 and "0.5001" in r.output
     nc = tmp_path / "h.nc"
     r = invoke("query", synthetic, "--by", "width", "--format", "netcdf", "--out", nc)
     assert r.exit_code == 0, r.output
     assert xr.open_dataset(nc)["count"].values.sum() == 7
+    r = invoke("query", synthetic, "--what", "levels", "--format", "netcdf", "--out", nc)
+    assert r.exit_code == 0 and xr.open_dataset(nc)["level_count"].values.tolist() == [3, 3, 1]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -235,10 +249,35 @@ def test_real_store(real, tmp_path):
     assert h["count"].values.sum() == int(ok.sum())
     f = convergence_fractions(ds, by=["width"])
     np.testing.assert_allclose(f["fraction"].sum("outcome"), 1.0)
-    assert f["count"].sel(outcome="channel").values.sum() == int((raw.stopped_by == "maxnorm").sum())
+    channels = int((raw.stopped_by == "maxnorm").sum())
+    assert f["count"].sel(outcome="channel").values.sum() == channels
     r = invoke("plot", real, "--out", tmp_path, "--by", "width", "--prefix", "t_")
     assert r.exit_code == 0, r.output
     for name in ("t_loss_levels.png", "t_fractions.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     r = invoke("query", real, "--by", "width", "--what", "fractions")
     assert r.exit_code == 0 and "not_converged" in r.output
+
+
+def test_plots_with_a_second_axis_and_a_string_x_axis(tmp_path):
+    from landscape_hpc.aggregate.plots import plot_fractions, plot_loss_levels
+
+    n = 24
+    raw = xr.Dataset(
+        {"loss": ("task", np.tile([0.1, 0.2, 0.2, 0.5], 6)),
+         "stopped_by": ("task", np.array(["min_gradnorm", "maxnorm"] * 12, dtype=object)),
+         "polish_stopped_by": ("task", np.array(["gtol"] * n, dtype=object)),
+         "n_negative": ("task", np.zeros(n, np.int32)),
+         "status": ("task", np.full(n, DONE, np.int8))},
+        coords={"width": ("task", np.repeat([1, 2, 3], 8)),
+                "activation": ("task", np.tile(np.repeat(np.array(["g", "relu"], object), 4), 3)),
+                "seed": ("task", np.tile(np.arange(4), 6))},
+        attrs={"axes": ["width", "activation"]})
+    ds = results_by_axes(raw)
+    for by in (["width", "activation"], ["activation", "width"]):
+        h = loss_histogram(ds, by)
+        assert h["count"].values.sum() == 12
+        channels = loss_histogram(ds, by, tasks="channel")
+        plot_loss_levels(h, tmp_path / "l.png", by[0], channels=channels)
+        plot_fractions(convergence_fractions(ds, by), tmp_path / "f.png", by[0])
+        assert (tmp_path / "l.png").stat().st_size > 0 and (tmp_path / "f.png").stat().st_size > 0

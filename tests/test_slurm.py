@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from landscape_hpc.backends.slurm import squeue
-from landscape_hpc.store import DONE, open_store
+from landscape_hpc.store import DONE, RUNNING, open_store
 from test_store import DATA, ROOT, SWEEP, assert_same, cli, records
 
 pytestmark = pytest.mark.slurm
@@ -69,14 +69,15 @@ def test_scancelled_array_element_is_resumed_without_rerunning_done_units(slurm,
     array = open_store(path).meta["jobs"][0]["job_id"]
     element = f"{array}_1"
     deadline = time.time() + 120
-    while squeue([array]).get(element) != "RUNNING" and time.time() < deadline:
+    while open_store(path).tasks["status"][2] != RUNNING and time.time() < deadline:
         time.sleep(0.5)
-    time.sleep(4)  # mid-run
+    time.sleep(2)  # the worker of unit 1 is integrating
+    assert squeue([array]).get(element) == "RUNNING"
     subprocess.run(["scancel", element], check=True)
     wait_for_queue([array])
     s = open_store(path)
     status = s.tasks["status"][:]
-    assert (status[s.unit_slice(1)] != DONE).all() and (status == DONE).sum() == 6
+    assert (status[s.unit_slice(1)] == RUNNING).all() and (status == DONE).sum() == 2
     before = records(path)
     done_units = {int(u) for u in np.unique(s.tasks["unit"][:][status == DONE])}
     r = cli("resume", path, "--backend", "submitit", "--profile", "local", "--no-wait")

@@ -412,3 +412,13 @@ def test_from_store_where_with_an_unknown_name_is_an_error(tmp_path):
 def test_initial_settings_need_from_store(tmp_path):
     with pytest.raises(ConfigError, match="initial: settings of the initial point exist only"):
         plan_text(tmp_path, BASE + "grid: {initial.perturb.scale: [1], seed: [0]}\n")
+
+
+def test_from_store_count_that_depends_on_the_source_is_unknown(tmp_path):
+    (tmp_path / "runs" / "source.zarr").mkdir(parents=True)
+    text = FROM_STORE.replace("seed: [0]", 'seed: {range: "width"}')
+    plan = plan_sweep(write(tmp_path, text))
+    assert plan.per_source is None
+    sweep = load_sweep(write(tmp_path, text))
+    # expressions see the source's settings (width 2, before the split): 2 seeds per option
+    assert plan_from_records(sweep, source_records()).n_tasks == 2 * 6 * 2

@@ -22,7 +22,7 @@ def _aggregate(store: Path, what: str, by: list[str], rtol: float, atol: float, 
     from .dataset import open_results
     from .flat import check_by
     from .fractions import convergence_fractions, loss_histogram
-    from .levels import quantise
+    from .levels import level_table, quantise
     from .outcomes import check_classes
 
     check_classes(classes)
@@ -31,7 +31,7 @@ def _aggregate(store: Path, what: str, by: list[str], rtol: float, atol: float, 
     if what == "fractions":
         return convergence_fractions(ds, by, classes, threshold, rtol, atol)
     levels = quantise(ds, rtol, atol, tasks)
-    return levels if what == "levels" else loss_histogram(levels, by)
+    return level_table(levels) if what == "levels" else loss_histogram(levels, by)
 
 
 def register(app: typer.Typer) -> None:
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         store: Path = typer.Argument(..., help="Results store."),
         by: str = typer.Option("", help="Comma-separated axes to group by, e.g. width,activation."),
         what: str = typer.Option("histogram", help="histogram (tasks per loss level), fractions "
-                                                   "(outcome classes) or levels."),
+                                                   "(outcome classes) or levels (all tasks)."),
         fmt: str = typer.Option("table", "--format", help="table, csv, json or netcdf."),
         out: Path = typer.Option(None, "--out", "-o", help="Write to this file (netcdf needs it)."),
         rtol: float = typer.Option(1e-3, help="Relative tolerance of the loss levels."),
@@ -97,8 +97,7 @@ def register(app: typer.Typer) -> None:
                                                "a global minimum (default: from the levels)."),
         classes: str = typer.Option("", help="Comma-separated outcome classes to draw."),
     ) -> None:
-        """Write OUT/loss_levels.png (levels against the x axis, markers sized by count) and
-        OUT/fractions.png (outcome fractions with 95% Wilson intervals)."""
+        """Figures of STORE: OUT/loss_levels.png and OUT/fractions.png (Wilson 95% intervals)."""
         from rich.markup import escape
 
         from ..cli import console, fail

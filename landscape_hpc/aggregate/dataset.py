@@ -44,14 +44,18 @@ def results_by_axes(ds: xr.Dataset) -> xr.Dataset:
     axes = [*names, "seed"]
     status = ds["status"].values
     ds = ds.isel(task=np.flatnonzero(status != EMPTY))
-    keys = {k: ds[k].values for k in axes}
-    index = pd.MultiIndex.from_arrays(list(keys.values()), names=axes)
+    # explicit levels and codes keep NaN (an axis a group does not have) as a value of its own
+    levels, codes = zip(*(np.unique(ds[k].values, return_inverse=True) for k in axes))
+    index = pd.MultiIndex(levels=list(levels), codes=[c.ravel() for c in codes], names=axes)
     if index.has_duplicates:
         raise ConfigError(f"{ds.attrs.get('store', 'dataset')}: several tasks share the same "
                           f"({', '.join(axes)}); cannot lay them out on the axes")
+    if len(index) < np.prod([len(level) for level in index.levels]):   # cells without a task
+        ds = ds.assign({n: v.astype(np.float64) for n, v in ds.data_vars.items()
+                        if v.dtype.kind in "iub" and n != "status"})
     flat = ds.drop_vars(axes).assign_coords(xr.Coordinates.from_pandas_multiindex(index, "task"))
     fill = {n: ("" if v.dtype == object else np.nan) for n, v in flat.variables.items()
-            if "task" in v.dims and n != "task"}
+            if "task" in v.dims and n != "task" and v.dtype.kind in "fO"}
     fill["status"] = EMPTY
     out = flat.unstack("task", fill_value=fill)
     for name, attrs in DIM_ATTRS.items():

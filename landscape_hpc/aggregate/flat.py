@@ -25,6 +25,13 @@ def check_by(ds: xr.Dataset, by: list[str]) -> list[str]:
     return by
 
 
+def subset(ds: xr.Dataset, names: list[str]) -> xr.Dataset:
+    """Those of ``names`` that ``ds`` has, with ``status``, the indexes and the level
+    coordinates, loaded into memory (one pass over the store instead of one per use)."""
+    keep = {*names, "status", *ds.indexes} | {c for c in ds.coords if ds[c].dims == ("level",)}
+    return ds.drop_vars([v for v in ds.variables if v not in keep]).compute()
+
+
 def flat(ds: xr.Dataset, names: list[str]) -> dict[str, np.ndarray]:
     """The variables ``names`` (and ``status``) as 1-D arrays over the cells that hold a task,
     computed together; strings as object arrays."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .flat import check_by, flat, group_codes
+from .flat import check_by, flat, group_codes, subset
 from .levels import ATOL, RTOL, quantise
 from .outcomes import CLASSES, ZERO_LOSS, check_classes, classify
 
 Z95 = 1.959963984540054
+RECORD = ["loss", "stopped_by", "polish_stopped_by", "n_negative"]  # what the classes need
 
 
 def wilson_interval(k, n, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
@@ -43,16 +44,18 @@ def loss_histogram(ds: xr.Dataset, by: list[str] = (), rtol: float = RTOL, atol:
     ``n_quantised`` and ``n_tasks`` per group; the levels' values and totals as coordinates.
     The levels are those of ``ds`` if it has them, else :func:`.levels.quantise` of ``tasks``."""
     by = check_by(ds, list(by))
+    attrs = ds.attrs
+    ds = subset(ds, [*by, *RECORD, "level_index"])
     if "level_index" not in ds:
         ds = quantise(ds, rtol, atol, tasks)
-    counts, tasks, values = _counts(ds, by, "level_index", ds.sizes["level"])
+    counts, n_tasks, values = _counts(ds, by, "level_index", ds.sizes["level"])
     coords = {**values, **{n: ds[n] for n in ("level", "level_count", "level_low", "level_high")}}
     out = xr.Dataset({
         "count": ([*by, "level"], counts, {"description": "tasks ending on the level"}),
         "n_quantised": (by, counts.sum(-1), {"description": "tasks in a level"}),
-        "n_tasks": (by, tasks, {"description": "tasks in the group (any status)"}),
+        "n_tasks": (by, n_tasks, {"description": "tasks in the group (any status)"}),
     }, coords=coords, attrs={k: v for k, v in ds.attrs.items() if k.startswith("level_")})
-    return _axis_attrs(out, ds, by)
+    return _axis_attrs(out, attrs, ds, by)
 
 
 def convergence_fractions(ds: xr.Dataset, by: list[str] = (), classes: list[str] | None = None,
@@ -64,28 +67,30 @@ def convergence_fractions(ds: xr.Dataset, by: list[str] = (), classes: list[str]
     ``fraction`` and its Wilson interval ``lower``, ``upper`` (95% for the default ``z``)."""
     by = check_by(ds, list(by))
     chosen = check_classes(classes)
+    attrs = ds.attrs
+    ds = subset(ds, [*by, *RECORD, "level_index", "outcome"])
     if "outcome" not in ds:
         ds = classify(ds, threshold, rtol, atol, zero_loss)
-    counts, tasks, values = _counts(ds, by, "outcome", len(CLASSES))
-    pick = [CLASSES.index(c) for c in chosen]
-    counts = counts[..., pick]
-    n = np.broadcast_to(tasks[..., None], counts.shape)
+    counts, n_tasks, values = _counts(ds, by, "outcome", len(CLASSES))
+    counts = counts[..., [CLASSES.index(c) for c in chosen]]
+    n = np.broadcast_to(n_tasks[..., None], counts.shape)
     lower, upper = wilson_interval(counts, n, z)
     with np.errstate(invalid="ignore", divide="ignore"):
         fraction = counts / n
     dims = [*by, "outcome"]
     out = xr.Dataset({
         "count": (dims, counts, {"description": "tasks with this outcome"}),
-        "n_tasks": (by, tasks, {"description": "tasks in the group (any status)"}),
+        "n_tasks": (by, n_tasks, {"description": "tasks in the group (any status)"}),
         "fraction": (dims, fraction, {"description": "count / n_tasks"}),
         "lower": (dims, lower, {"description": f"Wilson score interval, lower end (z={z:g})"}),
         "upper": (dims, upper, {"description": f"Wilson score interval, upper end (z={z:g})"}),
     }, coords={**values, "outcome": ("outcome", chosen, {"description": "outcome class"})},
         attrs={"global_threshold": ds.attrs["global_threshold"], "z": z})
-    return _axis_attrs(out, ds, by)
+    return _axis_attrs(out, attrs, ds, by)
 
 
-def _axis_attrs(out: xr.Dataset, ds: xr.Dataset, by: list[str]) -> xr.Dataset:
+def _axis_attrs(out: xr.Dataset, attrs: dict, ds: xr.Dataset, by: list[str]) -> xr.Dataset:
+    """``out`` with the attrs of the ``by`` coordinates and the source's sweep and store."""
     for b in by:
         out[b].attrs.update(ds[b].attrs)
-    return out
+    return out.assign_attrs({k: attrs[k] for k in ("sweep", "store") if k in attrs})

@@ -83,3 +83,10 @@ def quantise(ds: xr.Dataset, rtol: float = RTOL, atol: float = ATOL,
         level_low=("level", lv.low, {"description": "smallest loss on the level"}),
         level_high=("level", lv.high, {"description": "largest loss on the level"}),
     ).assign_attrs(level_rtol=rtol, level_atol=atol, level_tasks=tasks)
+
+
+def level_table(ds: xr.Dataset) -> xr.Dataset:
+    """The levels of a quantised ``ds`` alone: dim ``level`` with its coordinates and attrs."""
+    names = ("level", "level_count", "level_low", "level_high")
+    attrs = {k: v for k, v in ds.attrs.items() if k.startswith("level_") or k in ("sweep", "store")}
+    return xr.Dataset(coords={n: ds[n] for n in names}, attrs=attrs)

@@ -2,16 +2,16 @@
 
 Rules, first match wins, for every task of the sweep (cells without a task get -1):
 
-- ``not_converged``: the task is not done (pending, running, failed), or its dynamics stopped by
-  a rule other than ``maxnorm``, ``min_gradnorm`` and ``min_loss`` (nonfinite, patience,
-  maxsteps, maxT, maxtime, min_step) and the Newton polish did not reach ``gtol``;
+- ``not_converged``: the task is not done (pending, running, failed), or it did not converge
+  (below) and was not stopped by ``maxnorm``;
 - ``channel``: stopped by ``maxnorm`` (the weight norm diverges: a channel to infinity);
 - ``global_min``: converged with loss below the global threshold;
 - ``saddle``: converged with a negative Hessian eigenvalue (``n_negative`` > 0);
 - ``local_min``: converged, no negative eigenvalue.
 
 *Converged* means done, not stopped by ``maxnorm`` or ``nonfinite``, and stopped by
-``min_gradnorm`` or ``min_loss``, or polished to ``gtol``.  A loss below the global threshold is
+``min_gradnorm`` or ``min_loss``, or polished to ``gtol`` (after patience, maxsteps, maxT,
+maxtime or min_step).  A loss below the global threshold is
 a global minimum whatever the sign of tiny eigenvalues.  The threshold is ``global_threshold``
 when given; else, from the loss levels (:mod:`.levels`): ``zero_loss`` (1e-10) if the lowest
 level reaches below it (teacher-student problems, whose global minimum is 0); else, at the
@@ -79,7 +79,7 @@ def classify(ds: xr.Dataset, threshold: float | None = None, rtol: float = RTOL,
     code = np.select(
         [cols["stopped_by"] == "maxnorm", ~ok, cols["loss"] < threshold, cols["n_negative"] > 0],
         [CHANNEL, NOT_CONVERGED, GLOBAL_MIN, SADDLE], LOCAL_MIN)
-    code[(cols["status"] != DONE)] = NOT_CONVERGED
+    code[cols["status"] != DONE] = NOT_CONVERGED
     ref = ds["status"]
     out = np.full(ref.shape, -1, dtype=np.int8)
     out[ref.values != EMPTY] = code

@@ -24,7 +24,8 @@ def _pyplot():
 def _series(ds: xr.Dataset, x: str) -> tuple[np.ndarray, list[str], list[xr.Dataset]]:
     """x positions, and one label and sub-dataset per combination of the other group dims."""
     values = ds[x].values
-    pos = values.astype(float) if values.dtype.kind in "iuf" else np.arange(len(values), dtype=float)
+    numeric = values.dtype.kind in "iuf"
+    pos = values.astype(float) if numeric else np.arange(len(values), dtype=float)
     hue = [d for d in ds["n_tasks"].dims if d != x]
     if not hue:
         return pos, [""], [ds]
@@ -52,7 +53,7 @@ def plot_loss_levels(hist: xr.Dataset, path: str | Path, x: str, title: str = ""
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=150)
     pos, labels, parts = _series(hist, x)
     width = 0.5 * (np.min(np.diff(pos)) if len(pos) > 1 else 1.0)
-    top = max(int(hist["count"].max()), 1)
+    top = max(int(hist["count"].values.max(initial=0)), 1)
     cmap = plt.get_cmap("viridis")
     losses = []
     for j, (label, part) in enumerate(zip(labels, parts)):

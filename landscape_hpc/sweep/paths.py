@@ -79,6 +79,15 @@ def get(tree: dict, path: str) -> Any:
     return node
 
 
+def lookup(tree: dict, name: str) -> Any:
+    """The value of the setting ``name`` (alias or path) in a task config, as written; the alias
+    ``width`` reads ``widths: [3]`` as 3.  KeyError if absent, UnknownSetting if no setting."""
+    value = get(tree, resolve(name))
+    if name == "width" and isinstance(value, (list, tuple)) and len(value) == 1:
+        return value[0]
+    return value
+
+
 def assign(tree: dict, path: str, value: Any) -> dict:
     """A copy of ``tree`` with ``value`` at ``path``; only the dicts along the path are copied.
 

@@ -75,19 +75,17 @@ class _Expander:
 
     def _lookup(self, config: dict, seed: int | None = None) -> Callable[[str], Any]:
         def lookup(name: str) -> Any:
-            try:
-                path = paths.resolve(name)
-            except paths.UnknownSetting as err:
-                raise ExpressionError(str(err)) from None
-            if path == "seed" and seed is not None:
+            if name == "seed" and seed is not None:
                 return seed
             try:
-                return paths.get(config, path)
+                return paths.lookup(config, name)
+            except paths.UnknownSetting as err:
+                raise ExpressionError(str(err)) from None
             except KeyError:
                 if self.template:
                     raise DependsOnSource(name) from None
-                raise ExpressionError(f"'{name}' ({path}) is not set for this task; set it "
-                                      "under fixed or by an earlier axis") from None
+                raise ExpressionError(f"'{name}' ({paths.resolve(name)}) is not set for this "
+                                      "task; set it under fixed or by an earlier axis") from None
         return lookup
 
     def _walk(self, axes: list[Axis], config: dict, chosen: Chosen, seed_axis: Axis | None,

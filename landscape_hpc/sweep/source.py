@@ -67,7 +67,7 @@ def _where(sweep: Sweep, record: SourceRecord) -> bool:
         if name in record.summary:
             return record.summary[name]
         try:
-            return paths.get(dict(record.config), paths.resolve(name))
+            return paths.lookup(dict(record.config), name)
         except (KeyError, paths.UnknownSetting):
             raise ExpressionError(f"'{name}' is neither a result field of source task "
                                   f"{record.task_id} ({', '.join(record.summary)}) nor one of "
