@@ -40,13 +40,19 @@ def work_left(store: Store, statuses: tuple[int, ...] = RERUN) -> list[tuple[int
 
 
 def plan_for_store(sweep_file: str | Path, profile: str | None = None) -> "Plan":
-    """The plan of a sweep to run (sweeps from another store are not runnable yet)."""
+    """The plan of a sweep to run; a sweep from another store is planned from its records."""
     from .sweep import plan_sweep
 
     plan = plan_sweep(sweep_file, profile)
-    if plan.sweep.source is not None:
-        raise ConfigError(f"{sweep_file}: from_store: running sweeps that start from another "
-                          "store is not supported yet; 'landscape-hpc plan' shows them")
+    if plan.sweep.source is None:
+        return plan
+    from .store.source import source_records
+    from .sweep import plan_from_records
+
+    plan = plan_from_records(plan.sweep, source_records(plan.sweep.source.store))
+    if plan.n_tasks == 0:
+        raise ConfigError(f"{sweep_file}: from_store.select: no task of "
+                          f"{plan.sweep.source.store} is selected")
     return plan
 
 

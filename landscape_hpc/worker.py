@@ -65,19 +65,29 @@ def run_unit(store_path: str | Path, u: int, statuses: tuple[int, ...] = RERUN,
             store.set_status(u, todo, FAILED, np.array([message] * len(todo), dtype=object))
             return UnitResult(u, failed=len(todo))
         try:
-            records: list[TrajectoryRecord | str] = _batch(store, u, problem, spec, seeds,
+            records: list[TrajectoryRecord | str] = _batch(store, u, problem, group, spec, seeds,
                                                            checkpoint_every)
         except Exception:  # noqa: BLE001 - isolate the failing tasks
-            records = [_single(problem, spec, int(s)) for s in seeds]
+            records = [_single(store, problem, group, spec, int(s)) for s in seeds]
         return _write(store, u, todo, records)
 
 
-def _batch(store: Store, u: int, problem: Problem, spec: DynamicsSpec, seeds: np.ndarray,
-           checkpoint_every: float) -> list[TrajectoryRecord]:
+def _initial(store: Store, problem: Problem, group: int, seed: int) -> torch.Tensor:
+    """theta_0: drawn by the problem's initialiser, or derived from a source store's task."""
+    initial = store.group_config(group).get("initial")
+    if initial is None:
+        return problem.initial_theta(seed)
+    from .store.source import initial_point
+
+    return initial_point(problem, initial, seed, store.meta["source_store"])
+
+
+def _batch(store: Store, u: int, problem: Problem, group: int, spec: DynamicsSpec,
+           seeds: np.ndarray, checkpoint_every: float) -> list[TrajectoryRecord]:
     saved = store.load_checkpoint(u, seeds)
     state = None if saved is None else TrajectoryState.from_dict(saved)
     theta0 = None if state is not None else torch.stack(
-        [problem.initial_theta(int(s)) for s in seeds])
+        [_initial(store, problem, group, int(s)) for s in seeds])
     while True:
         run = integrate(problem, theta0, spec, seeds=seeds.tolist(), state=state,
                         budget_time=checkpoint_every)
@@ -87,9 +97,11 @@ def _batch(store: Store, u: int, problem: Problem, spec: DynamicsSpec, seeds: np
         state = run.state
 
 
-def _single(problem: Problem, spec: DynamicsSpec, seed: int) -> TrajectoryRecord | str:
+def _single(store: Store, problem: Problem, group: int, spec: DynamicsSpec,
+            seed: int) -> TrajectoryRecord | str:
     try:
-        return integrate(problem, problem.initial_theta(seed), spec, seeds=[seed]).records[0]
+        theta0 = _initial(store, problem, group, seed)
+        return integrate(problem, theta0, spec, seeds=[seed]).records[0]
     except Exception as err:  # noqa: BLE001 - the task's failure
         return _message(err)
 

@@ -281,3 +281,8 @@ def test_plots_with_a_second_axis_and_a_string_x_axis(tmp_path):
         plot_loss_levels(h, tmp_path / "l.png", by[0], channels=channels)
         plot_fractions(convergence_fractions(ds, by), tmp_path / "f.png", by[0])
         assert (tmp_path / "l.png").stat().st_size > 0 and (tmp_path / "f.png").stat().st_size > 0
+    # no converged task at all: an empty level dim still plots
+    none = raw.assign(stopped_by=("task", np.array(["maxnorm"] * n, dtype=object)))
+    h = loss_histogram(none, ["width"])
+    assert h.sizes["level"] == 0 and h["n_tasks"].values.tolist() == [8, 8, 8]
+    plot_loss_levels(h, tmp_path / "l.png", "width")

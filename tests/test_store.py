@@ -14,7 +14,7 @@ import xarray as xr
 
 from landscape_hpc import worker
 from landscape_hpc.runner import status, work_left
-from landscape_hpc.store import DONE, FAILED, PENDING, RUNNING, Store, open_store
+from landscape_hpc.store import DONE, FAILED, PENDING, RUNNING, Store, open_results, open_store
 from landscape_hpc.store.layout import RECORD
 from landscape_hpc.sweep import plan_sweep
 
@@ -175,3 +175,34 @@ def test_status_by_axis_and_bad_axis(reference):
     assert r.returncode == 2 and "no axis 'depth'" in r.stderr and "width" in r.stderr
     r = cli("resume", reference, "--only", "broken")
     assert r.returncode == 2 and "--only" in r.stderr
+
+
+def test_sweep_from_store_splits_and_perturbs_converged_solutions(reference, tmp_path):
+    sweep = tmp_path / "split.yaml"
+    sweep.write_text(f"""
+name: split
+from_store:
+  store: {reference}
+  select: {{match: {{width: 3}}, where: "status == 'done' and weightnorm < maxnorm", limit: 1}}
+  initial: {{split: {{neuron: min_readout}}, perturb: {{direction: hessian_min}}}}
+fixed:
+  dynamics: {{stop: {{maxtime: 1.0e6, maxsteps: 3000}}}}
+grid:
+  initial.split.gamma: [0.5, 1.5]
+  initial.perturb.scale: [1.0e-7, -1.0e-7]
+  seed: [0]
+""")
+    r = cli("run", sweep, "--store", tmp_path / "s.zarr", "-q")
+    assert r.returncode == 0 and "4 new" in r.stdout, r.stdout + r.stderr
+    ds = open_results(tmp_path / "s.zarr").load()
+    done = ds.status.values == DONE
+    assert done.sum() == 4 and (ds.n_params.values[done] == 12).all()
+    src = open_results(reference).load()
+    sel = (src.width.values == 3) & (src.weightnorm.values < 100)
+    source_loss = src.loss.values[sel][np.argsort(src.seed.values[sel])][0]
+    np.testing.assert_allclose(ds.snap_loss.values[done, 0], source_loss, rtol=1e-9)
+    assert (ds.snap_t.values[done, 0] == 0).all()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(sweep.read_text().replace("width: 3", "width: 7"))
+    r = cli("run", bad, "--store", tmp_path / "b.zarr", "-q")
+    assert r.returncode == 2 and "no task" in r.stderr and not (tmp_path / "b.zarr").exists()

@@ -98,7 +98,8 @@ class Store:
                 "unit_size": sweep.unit_size, "groups": [], "axes": [], "files": [],
                 "versions": _versions(), "host": socket.gethostname(),
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "n_params": 0, "n_snapshots": 0, "snap_theta": False}
+                "n_params": 0, "n_snapshots": 0, "snap_theta": False,
+                "source_store": None if sweep.source is None else str(sweep.source.store)}
         root.attrs[ATTR] = meta
         tasks = root.create_group("tasks")
         units = root.create_group("units")
