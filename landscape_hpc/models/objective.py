@@ -5,8 +5,10 @@ Conventions (``LossSpec``), for residuals e_n = f(x_n; theta) - y_n summed over 
 ==============  ===================================  ============================================
 convention      L(theta)                             used in
 ==============  ===================================  ============================================
-``mean``        < ||e||^2 >_D = (1/N) sum ||e_n||^2    channels-to-infinity (A.2), the default
-``half_mean``   (1/2) < ||e||^2 >_D                  few-neurons-theory, relu-population-landscape
+``mean``        < ||e||^2 >_D = (1/N) sum ||e_n||^2    channels-to-infinity (A.2), few-neurons-theory
+                                                     (eq. 3, 5); the default
+``half_mean``   (1/2) < ||e||^2 >_D                  channels-to-infinity (App. D, population);
+                                                     soft-committee analyses
 ``sum``         sum ||e_n||^2                        MLPGradientFlow.jl's own ``loss``
 ``half_sum``    (1/2) sum ||e_n||^2                  relu-like-stationary-points
 ==============  ===================================  ============================================
