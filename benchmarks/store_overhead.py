@@ -1,10 +1,11 @@
 """Benchmark: store and scheduling overhead of `landscape-hpc run`, and `status` on a large store.
 
-1. Overhead.  A sweep of small tasks (~10 ms of compute each: width-2 networks, 100 samples, 300
-   gradient-descent steps, no polish) is run twice: by the bare engine in a loop (one process,
-   one unit batch after another, nothing written) and by `landscape-hpc run` with 2 worker
-   processes into a fresh store (planning, store creation, process start-up, checkpoints off,
-   writes).  Overhead = T_run / (T_bare / 2) - 1, i.e. against perfect use of both cores.
+1. Overhead.  Sweeps of small tasks (~10 ms of compute each: width-2 networks, 100 samples,
+   800 gradient-descent steps, no polish, units of 64) are run twice: by the bare engine in a loop
+   (one process, one unit batch after another, nothing written) and by `landscape-hpc run` with
+   2 worker processes into a fresh store (planning, store creation, process start-up, writes).
+   Overhead = T_run / (T_bare / 2) - 1, against perfect use of both cores; run at two sweep sizes,
+   the difference separates the fixed start-up cost from the cost per task.
 2. status.  A store of 10^5 pending tasks is created from a plan, and `status` (in Python, and the
    CLI end to end) is timed on it.
 
@@ -18,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import torch
@@ -48,14 +51,15 @@ units: {{size: 64}}
 """
 
 
-def bare(sweep: Path) -> float:
+def bare(sweep: Path, part: int = 0, parts: int = 1) -> float:
+    """Seconds for the bare engine to integrate every ``parts``-th unit of the sweep."""
     plan = plan_sweep(sweep)
     torch.set_num_threads(1)
     start = time.perf_counter()
     for g in plan.groups:
         problem = build_problem(g.config["problem"])
         spec = DynamicsSpec.model_validate(g.config["dynamics"])
-        for u in g.units(plan.sweep.unit_size):
+        for u in g.units(plan.sweep.unit_size)[part::parts]:
             seeds = u.seeds.tolist()
             theta0 = torch.stack([problem.initial_theta(s) for s in seeds])
             integrate(problem, theta0, spec, seeds=seeds)
@@ -64,26 +68,37 @@ def bare(sweep: Path) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--tasks", type=int, default=2048)
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--tasks", type=int, nargs="+", default=[1024, 4096])
+    p.add_argument("--steps", type=int, default=800)
     p.add_argument("--status-tasks", type=int, default=100_000)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        sweep = tmp / "overhead.yaml"
-        sweep.write_text(SWEEP.format(tasks=args.tasks, steps=args.steps))
-        t_bare = bare(sweep)
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "landscape_hpc.cli", "run", str(sweep), "--store",
-                        str(tmp / "o.zarr"), "--workers", "2", "-q", "--checkpoint-every", "1e9"],
-                       check=True, capture_output=True)
-        t_run = time.perf_counter() - start
-        per_task = t_bare / args.tasks
-        overhead = t_run / (t_bare / 2) - 1
-        print(f"| {args.tasks} tasks, {1e3 * per_task:.1f} ms compute each | bare engine loop "
-              f"{t_bare:.1f} s (1 process) | landscape-hpc run {t_run:.1f} s (2 workers) "
-              f"| overhead {100 * overhead:.0f}% vs T_bare / 2, "
-              f"{1e3 * (t_run - t_bare / 2) * 2 / args.tasks:.2f} ms per task |")
+        rows = []
+        for n in args.tasks:
+            sweep = tmp / f"overhead{n}.yaml"
+            sweep.write_text(SWEEP.format(tasks=n, steps=args.steps))
+            t_bare = bare(sweep)
+            with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as ex:
+                t_bare2 = max(ex.map(bare, [sweep, sweep], [0, 1], [2, 2]))
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "landscape_hpc.cli", "run", str(sweep),
+                            "--store", str(tmp / f"o{n}.zarr"), "--workers", "2", "-q",
+                            "--checkpoint-every", "1e9"], check=True, capture_output=True)
+            t_run = time.perf_counter() - start
+            rows.append((n, t_bare2, t_run))
+            print(f"| {n} tasks, {1e3 * t_bare / n:.1f} ms compute each | bare engine: "
+                  f"{t_bare:.1f} s in 1 process, {t_bare2:.1f} s in 2 processes (compute only) "
+                  f"| landscape-hpc run {t_run:.1f} s (2 workers, end to end) "
+                  f"| vs T_bare / 2: {100 * (t_run / (t_bare / 2) - 1):+.0f}%, vs 2 bare "
+                  f"processes: {100 * (t_run / t_bare2 - 1):+.0f}% |", flush=True)
+        if len(rows) >= 2:
+            (n1, b1, r1), (n2, b2, r2) = rows[0], rows[-1]
+            per_task = (r2 - r1) / (n2 - n1)
+            ideal = (b2 - b1) / (n2 - n1)
+            print(f"| marginal (between the sizes) | 2 bare processes {1e3 * ideal:.2f} ms per "
+                  f"task | landscape-hpc run {1e3 * per_task:.2f} ms per task | overhead per task "
+                  f"{100 * (per_task / ideal - 1):+.0f}% | fixed start-up {r1 - b1:.1f} s |")
 
         big = tmp / "big.yaml"
         big.write_text(SWEEP.format(tasks=args.status_tasks, steps=10).replace("64}", "1024}"))

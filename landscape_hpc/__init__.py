@@ -4,8 +4,10 @@ __version__ = "0.1.0"
 
 
 def open_results(path):
-    """The results of a store as an ``xarray.Dataset`` (see :func:`.store.open_results`)."""
-    from .store import open_results as _open
+    """The results of a store as a lazy ``xarray.Dataset`` with the sweep's axes (and seed) as
+    dimensions (see :func:`.aggregate.open_results`; :func:`.store.open_results` is the raw view
+    along ``task``)."""
+    from .aggregate import open_results as _open
 
     return _open(path)
 

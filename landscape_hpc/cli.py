@@ -313,5 +313,13 @@ def status(
                       highlight=False)
 
 
+def _register_aggregate() -> None:
+    from .aggregate.commands import register
+
+    register(app)
+
+
+_register_aggregate()
+
 if __name__ == "__main__":
     app()

@@ -123,13 +123,13 @@ def _write(store: Store, u: int, todo: np.ndarray, records: list) -> UnitResult:
             error[i] = f"non-finite values after {records[i].steps} steps"
     values = record_arrays([records[i].to_dict() for i in ok], store.meta["n_params"],
                            store.meta["n_snapshots"])
-    values = {n: v for n, v in values.items() if n in store.tasks}
+    values = {n: v for n, v in values.items() if n in store.fields}
     slots = todo[ok]
     others = np.setdiff1d(np.arange(store.unit_size), slots)
     if np.isin(store.read_blocks(u, ["status"])["status"][others], (DONE, FAILED)).any():
         blocks = store.read_blocks(u, list(values))  # other tasks of the unit keep their records
     else:
-        blocks = {n: np.full((store.unit_size,) + store.tasks[n].shape[1:], FIELDS[n].fill,
+        blocks = {n: np.full((store.unit_size,) + store.array(n).shape[1:], FIELDS[n].fill,
                              dtype=FIELDS[n].numpy_dtype) for n in values}
     for name, v in values.items():
         blocks[name][(slots,) + tuple(slice(0, s) for s in v.shape[1:])] = v

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,6 +73,18 @@ class Store:
         self.meta = meta
         self.tasks = self.root["tasks"]
         self.units = self.root["units"]
+        self._arrays: dict[str, zarr.Array] = {}
+
+    def array(self, name: str) -> zarr.Array:
+        """A task array, its handle cached (for the worker's many chunk reads and writes)."""
+        if name not in self._arrays:
+            self._arrays[name] = self.tasks[name]
+        return self._arrays[name]
+
+    @cached_property
+    def fields(self) -> set[str]:
+        """Names of the task arrays."""
+        return set(self.tasks.array_keys())
 
     # ---- creation ------------------------------------------------------------------------------
     @classmethod
@@ -248,8 +261,8 @@ class Store:
 
     def read_unit(self, u: int, names: list[str] | None = None) -> dict[str, np.ndarray]:
         sl = self.unit_slice(u)
-        names = names or [n for n in FIELDS if n in self.tasks]
-        return {n: self.tasks[n][sl] for n in names}
+        names = names or [n for n in FIELDS if n in self.fields]
+        return self.read_blocks(u, names)
 
     # ---- writing -------------------------------------------------------------------------------
     def read_blocks(self, u: int, names: list[str]) -> dict[str, np.ndarray]:
@@ -259,7 +272,7 @@ class Store:
         async def read(arrays):
             return await asyncio.gather(*(a.getitem(sl) for a in arrays))
 
-        arrays = [self.tasks[n]._async_array for n in names]
+        arrays = [self.array(n)._async_array for n in names]
         return dict(zip(names, sync(read(arrays))))
 
     def write_blocks(self, u: int, blocks: dict[str, np.ndarray]) -> None:
@@ -269,7 +282,7 @@ class Store:
         async def write(pairs):
             await asyncio.gather(*(a.setitem(sl, v) for a, v in pairs))
 
-        sync(write([(self.tasks[n]._async_array, v) for n, v in blocks.items()]))
+        sync(write([(self.array(n)._async_array, v) for n, v in blocks.items()]))
 
     def set_status(self, u: int, slots: np.ndarray, status: np.ndarray | int,
                    error: np.ndarray | None = None) -> None:
