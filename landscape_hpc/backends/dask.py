@@ -25,7 +25,7 @@ class DaskBackend(Backend):
         self.checkpoint_every = checkpoint_every
         self.retries = retries
 
-    def cluster(self, n_units: int):
+    def cluster(self, n_units: int, store: Path):
         from distributed import LocalCluster
 
         return LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
@@ -38,7 +38,7 @@ class DaskBackend(Backend):
         if not units:
             return []
         results = []
-        with self.cluster(len(units)) as cluster, Client(cluster) as client:
+        with self.cluster(len(units), Path(store)) as cluster, Client(cluster) as client:
             futures = {}
             for u, n in units:
                 f = client.submit(run_unit, str(store), u, statuses, self.checkpoint_every,

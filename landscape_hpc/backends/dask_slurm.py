@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .dask import DaskBackend
 from .profile import ClusterProfile
 
@@ -13,7 +15,7 @@ class DaskSlurmBackend(DaskBackend):
         super().__init__(None, profile.checkpoint_every, retries)
         self.profile = profile
 
-    def cluster(self, n_units: int):
+    def cluster(self, n_units: int, store: Path):
         from dask_jobqueue import SLURMCluster
 
         p = self.profile
@@ -22,6 +24,7 @@ class DaskSlurmBackend(DaskBackend):
             queue=p.partition, account=p.account, cores=p.cores, processes=p.cores,
             memory=f"{p.memory_mb}MB", walltime=f"{p.time // 60:02d}:{p.time % 60:02d}:00",
             job_extra_directives=extra + p.sbatch, job_script_prologue=p.setup,
-            interface=p.interface, scheduler_options={"dashboard_address": None})
+            interface=p.interface, scheduler_options={"dashboard_address": None},
+            log_directory=str(store.with_name(store.name + ".slurm")))
         cluster.scale(jobs=min(p.max_jobs, n_units))
         return cluster
