@@ -38,6 +38,7 @@ class EmpiricalLoss(Objective):
         self.analytic = net.depth == 1 if analytic is None else analytic
         if self.analytic and net.depth != 1:
             raise ValueError("analytic derivatives exist for one hidden layer only")
+        self._inputs = shallow.Inputs.of(x, net.has("b")) if self.analytic else None
 
     @property
     def num_samples(self) -> int:
@@ -49,7 +50,7 @@ class EmpiricalLoss(Objective):
 
     def derivatives(self, theta: Tensor, order: int) -> tuple[Tensor, ...]:
         if self.analytic:
-            return shallow.derivatives(self.net, self.x, self.y, self.weight, theta, order)
+            return shallow.derivatives(self.net, self._inputs, self.y, self.weight, theta, order)
         return self._autodiff(theta, order)
 
     def _single_loss(self, theta: Tensor) -> Tensor:

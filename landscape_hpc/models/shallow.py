@@ -13,11 +13,29 @@ J^T J is one batched matrix product, which is where the time goes for the papers
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from .network import Network
 
 Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The inputs x (N, d) in the layouts the derivatives use, made once per dataset:
+    x~ = (x, 1) with biases (else x), and the transposes with the samples innermost."""
+
+    x: Tensor
+    xT: Tensor
+    xt: Tensor
+    xtT: Tensor
+
+    @classmethod
+    def of(cls, x: Tensor, bias: bool) -> "Inputs":
+        xt = torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype)], 1) if bias else x
+        return cls(x, x.T.contiguous(), xt, xt.T.contiguous())
 
 
 def _indices(net: Network) -> tuple[Tensor, Tensor | None]:
@@ -32,9 +50,10 @@ def _indices(net: Network) -> tuple[Tensor, Tensor | None]:
     return w, a
 
 
-def derivatives(net: Network, x: Tensor, y: Tensor, nu: float, theta: Tensor,
+def derivatives(net: Network, inputs: Inputs, y: Tensor, nu: float, theta: Tensor,
                 order: int) -> tuple[Tensor, ...]:
     """(L,), (L, g) or (L, g, H) for theta of shape (P,) or (B, P)."""
+    x = inputs.x
     batched = theta.dim() == 2
     t = theta if batched else theta.unsqueeze(0)
     B, P = t.shape
@@ -68,44 +87,52 @@ def derivatives(net: Network, x: Tensor, y: Tensor, nu: float, theta: Tensor,
         out.append(2 * nu * g)
 
     if order >= 2:
-        out.append(2 * nu * _hessian(net, x, e, A, h, h1, eA * sig[2]))
+        out.append(2 * nu * _hessian(net, inputs, e, A, h, h1, eA * sig[2]))
 
     return tuple(out) if batched else tuple(o[0] for o in out)
 
 
-def _hessian(net: Network, x: Tensor, e: Tensor, A: Tensor, h: Tensor, h1: Tensor,
+def _hessian(net: Network, inputs: Inputs, e: Tensor, A: Tensor, h: Tensor, h1: Tensor,
              q: Tensor) -> Tensor:
     """J^T J + S (without the factor 2 nu); q = (e A) * sigma'' weighs S[u_i, u_i].
 
-    J^T is built as (B, P, N K) with the samples innermost, so that every elementwise product runs
-    over long contiguous rows; J^T J is then one batched matrix product.
+    J^T is filled block by block into one (B, P, N K) tensor with the samples innermost, so that
+    every elementwise product runs over long contiguous rows; J^T J is then one batched product.
     """
     B, N, K = e.shape
-    r = h.shape[-1]
+    r, d = h.shape[-1], inputs.x.shape[1]
     has_b, has_a, has_c = net.has("b"), net.fixed_a is None, net.has("c")
-    xT = x.T.contiguous().unsqueeze(-1)                              # (d, N, 1)
-    h1T = h1.transpose(1, 2).contiguous()                            # (B, r, N)
-    Ah1 = A.transpose(1, 2).unsqueeze(2) * h1T.unsqueeze(3)          # (B, r, N, K)
-    rows = [(Ah1.unsqueeze(2) * xT).reshape(B, -1, N * K)]           # w: (B, r d, N K)
+    JT = torch.empty(B, net.num_params, N * K, dtype=e.dtype)
+    Ah1 = A.transpose(1, 2).unsqueeze(2) * h1.transpose(1, 2).unsqueeze(3)  # (B, r, N, K)
+    if K == 1:  # keep the samples as the innermost, contiguous dimension
+        torch.mul(Ah1.view(B, r, 1, N), inputs.xT, out=JT[:, :r * d].view(B, r, d, N))
+    else:
+        torch.mul(Ah1.unsqueeze(2), inputs.xT.unsqueeze(-1),
+                  out=JT[:, :r * d].view(B, r, d, N, K))              # rows of w
+    o = r * d
     if has_b:
-        rows.append(Ah1.reshape(B, r, N * K))
-    eye = torch.eye(K, dtype=x.dtype)
+        JT[:, o:o + r].view(B, r, N, K).copy_(Ah1)
+        o += r
     if has_a:
-        hT = h.transpose(1, 2).contiguous()                          # (B, r, N)
-        rows.append(hT if K == 1 else
-                    (eye[None, :, None, None, :] * hT[:, None, :, :, None]).reshape(B, K * r, N * K))
+        block = JT[:, o:o + K * r].view(B, K, r, N, K)
+        if K > 1:
+            block.zero_()
+        for k in range(K):
+            block[:, k, :, :, k].copy_(h.transpose(1, 2))
+        o += K * r
     if has_c:
-        rows.append(eye[:, None, :].expand(B, K, N, K).reshape(B, K, N * K))
-    JT = torch.cat(rows, 1)
+        block = JT[:, o:o + K].view(B, K, N, K)
+        block.zero_()
+        for k in range(K):
+            block[:, k, :, k] = 1.0
     H = torch.matmul(JT, JT.transpose(-1, -2))
 
     iu, ia = _indices(net)
-    xt = torch.cat([x, torch.ones(N, 1, dtype=x.dtype)], 1) if has_b else x
-    qx = q.transpose(1, 2).contiguous().unsqueeze(2) * xt.T.contiguous()  # (B, r, d~, N)
-    H[:, iu[:, :, None], iu[:, None, :]] += torch.matmul(qx, xt)      # S[u_i, u_i]
+    qx = q.transpose(1, 2).contiguous().unsqueeze(2) * inputs.xtT       # (B, r, d~, N)
+    H[:, iu[:, :, None], iu[:, None, :]] += torch.matmul(qx, inputs.xt)  # S[u_i, u_i]
     if has_a:
         eh = e * h1 if K == 1 else (e.unsqueeze(-1) * h1.unsqueeze(-2)).reshape(B, N, K * r)
-        s_ua = torch.matmul(eh.transpose(-1, -2), xt).reshape(B, K, r, -1)  # (B, K, r, d~)
+        s_ua = torch.matmul(eh.transpose(-1, -2), inputs.xt).reshape(B, K, r, -1)  # (B, K, r, d~)
         H[:, iu[None, :, :], ia[:, :, None]] += s_ua
         H[:, ia[:, :, None], iu[None, :, :]] += s_ua
     return H
