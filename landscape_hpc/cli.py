@@ -125,7 +125,7 @@ def _fmt(v: float | int) -> str:
 @app.command()
 def plan(
     sweep: Path = typer.Argument(..., help="Sweep YAML file."),
-    profile: str = typer.Option(None, "--profile", "--scale", "-p",
+    profile: str = typer.Option(None, "--scale",
                                 help="Named profile of the sweep file, e.g. smoke."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
     tasks: bool = typer.Option(False, "--tasks", help="With --json: list every task id."),

@@ -141,7 +141,7 @@ def test_missing_file_and_unknown_profile(tmp_path):
     assert result.exit_code == 2 and "none.yaml: no such file" in " ".join(result.stderr.split())
     path = tmp_path / "s.yaml"
     path.write_text(BASE + "grid: {width: [1], seed: [0]}\nprofiles: {smoke: {}}\n")
-    result = CliRunner().invoke(app, ["plan", str(path), "--profile", "tiny"])
+    result = CliRunner().invoke(app, ["plan", str(path), "--scale", "tiny"])
     assert result.exit_code == 2
     assert "profile 'tiny' not found; profiles in this file: smoke" in " ".join(
         result.stderr.split())

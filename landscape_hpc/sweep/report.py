@@ -60,6 +60,6 @@ def render(plan: Plan) -> Lines:
     for w in plan.warnings:
         lines.append(Text(f"warning: {w}", style="yellow"))
     if s.profiles and s.profile is None:
-        lines.append(Text(f"profiles: {', '.join(s.profiles)} (--profile NAME)"))
+        lines.append(Text(f"profiles: {', '.join(s.profiles)} (--scale NAME)"))
     return Lines(*lines)
 

@@ -10,7 +10,7 @@ an optional source store.  See ``sweeps/README.md`` for the format with examples
       biases: [false, true]
       seed: {range: "50 * 2**width"}         # depends on the width axis
     profiles:
-      smoke: {grid: {seed: {range: 2}}}      # landscape-hpc plan FILE --profile smoke
+      smoke: {grid: {seed: {range: 2}}}      # landscape-hpc plan FILE --scale smoke
 
 :func:`load_sweep` reads a file into a :class:`Sweep` (axes parsed, profile applied, references
 checked); :mod:`.plan` expands it into tasks.  Every error is a ConfigError naming the file, the
