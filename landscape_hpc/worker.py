@@ -25,6 +25,7 @@ from .store import DONE, FAILED, RUNNING, Store
 from .store.layout import FIELDS, RERUN, record_arrays
 
 _PROBLEMS: dict[str, Problem] = {}  # built problems of this process, by group id
+_STORES: dict[str, Store] = {}  # open stores of this process (array handles stay cached)
 
 
 @dataclass
@@ -46,7 +47,10 @@ def run_unit(store_path: str | Path, u: int, statuses: tuple[int, ...] = RERUN,
              checkpoint_every: float = 60.0) -> UnitResult:
     """Run the tasks of unit ``u`` whose status is in ``statuses``; write their records."""
     torch.set_num_threads(1)
-    store = Store(store_path, "r+")
+    key = str(Path(store_path).resolve())
+    if key not in _STORES:
+        _STORES[key] = Store(store_path, "r+")
+    store = _STORES[key]
     with store.lock(u) as held:
         if not held:
             return UnitResult(u, skipped=True)

@@ -1,9 +1,11 @@
-"""Landscape analysis: symmetry counts, channels to infinity, duplicates and unique solutions."""
+"""Landscape analysis: symmetry counts, channels to infinity, duplicates and unique solutions,
+the inertia along neuron-splitting lines (few-neurons-theory Thm. 4.1)."""
 
 from .channels import (GLU, closest_pairs, glu_from_pair, glu_limit, glu_pair, is_channel,
                        is_channel_late, neuron_groups, pair_from_glu, update_fraction)
 from .solutions import (NeuronClasses, channel_summary, cluster_solutions, count_anti_aligned,
                         has_duplicates, match_neurons, neuron_classes)
+from .splitting import hessian_inertia, split_block, split_line_inertia, split_matrices
 from .symmetry import G, R, R_total, T, bell, stirling2
 
 __all__ = [
@@ -11,5 +13,6 @@ __all__ = [
     "is_channel_late", "neuron_groups", "pair_from_glu", "update_fraction",
     "NeuronClasses", "channel_summary", "cluster_solutions", "count_anti_aligned",
     "has_duplicates", "match_neurons", "neuron_classes",
+    "hessian_inertia", "split_block", "split_line_inertia", "split_matrices",
     "G", "R", "R_total", "T", "bell", "stirling2",
 ]
