@@ -129,6 +129,8 @@ def plan(
                                 help="Named profile of the sweep file, e.g. smoke."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
     tasks: bool = typer.Option(False, "--tasks", help="With --json: list every task id."),
+    calibrate: int = typer.Option(0, "--calibrate", min=0,
+                                  help="Time N tasks of a few groups and estimate the cost."),
 ) -> None:
     """Expand a sweep file into tasks with stable ids and work units, and show the plan."""
     from .sweep import plan_sweep
@@ -138,10 +140,28 @@ def plan(
         result = plan_sweep(sweep, profile)
     except ConfigError as err:
         fail(escape(str(err)))
+    cost = None
+    if calibrate:
+        from .calibrate import calibrate as run_calibration
+
+        try:
+            cost = run_calibration(result, calibrate)
+        except (ConfigError, ValueError) as err:
+            fail(escape(str(err)))
     if as_json:
-        print(json.dumps(result.to_dict(with_tasks=tasks), indent=1))
-    else:
-        console.print(render_plan(result))
+        out = result.to_dict(with_tasks=tasks)
+        if cost is not None:
+            out["calibration"] = cost.to_dict()
+        print(json.dumps(out, indent=1, default=str))
+        return
+    console.print(render_plan(result))
+    if cost is not None:
+        for g in cost.groups:
+            console.print(f"calibrated {g['tasks']} tasks of group {g['group']} "
+                          f"({escape(str(g['settings']))}): {g['seconds_per_task']:.3g} s per task",
+                          highlight=False)
+        console.print(f"estimate: {cost.seconds_per_task:.3g} s per task, {cost.cpu_hours:.3g} "
+                      f"CPU-hours for {result.n_tasks} tasks", highlight=False)
 
 
 # ---- run, status, resume ------------------------------------------------------------------------
