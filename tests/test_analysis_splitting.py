@@ -3,16 +3,13 @@
 import functools
 
 import pytest
-import scipy.optimize
 import torch
 
 from landscape_hpc.analysis.splitting import (hessian_inertia, split_block, split_line_inertia,
                                               split_matrices)
-from landscape_hpc.models.init import InitSpec, initial_theta
 from landscape_hpc.models.loss import EmpiricalLoss
-from landscape_hpc.models.network import NetSpec, Network
 from landscape_hpc.models.neurons import split_neuron
-from test_derivatives import make_loss
+from test_neurons import critical_point, underparameterised_problem
 
 MUS = [-0.5, 0.25, 0.5, 1.5]
 # (activation, biases, seed of the trust-exact start) giving a well-converged critical point
@@ -22,18 +19,8 @@ CASES = [("tanh", True, 1), ("tanh", False, 3), ("softplus", False, 1)]
 @functools.lru_cache(maxsize=None)
 def critical(activation, biases, seed):
     """Width-2 student of a width-3 teacher (d = 2) and a critical point of its loss."""
-    obj = make_loss(activation, (2,), biases, n=60, d=2)
-    teacher = Network(NetSpec(input_dim=2, widths=3, activation=activation, biases=biases))
-    y = teacher(initial_theta(teacher, InitSpec(kind="normal"), seed=11), obj.x)
-    obj = EmpiricalLoss(obj.net, obj.x, y, obj.loss_spec)
-    theta0 = initial_theta(obj.net, InitSpec(), seed=seed).numpy()
-    t = lambda v: torch.from_numpy(v)
-    res = scipy.optimize.minimize(
-        lambda v: obj.loss(t(v)).item(), theta0, jac=lambda v: obj.gradient(t(v)).numpy(),
-        hess=lambda v: obj.hessian(t(v)).numpy(), method="trust-exact",
-        options={"gtol": 1e-13, "maxiter": 2000})
-    theta = t(res.x)
-    assert obj.gradient(theta).abs().max() < 1e-10
+    obj = underparameterised_problem(activation, biases)
+    theta = critical_point(obj, seed, tol=1e-10)
     assert obj.loss(theta) > 1e-6          # underparameterised: residuals do not vanish
     return obj, theta
 

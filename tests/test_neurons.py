@@ -12,15 +12,15 @@ from landscape_hpc.models.neurons import canonical_order, merge_neurons, permute
 from test_derivatives import make_loss
 
 
-def underparameterised_problem():
-    """Width-2 tanh student of a width-3 teacher: minima with non-zero loss."""
-    obj = make_loss("tanh", (2,), True, n=60, d=2)
-    teacher = Network(NetSpec(input_dim=2, widths=3, activation="tanh", biases=True))
+def underparameterised_problem(activation="tanh", biases=True):
+    """Width-2 student of a width-3 teacher (d = 2): minima with non-zero loss."""
+    obj = make_loss(activation, (2,), biases, n=60, d=2)
+    teacher = Network(NetSpec(input_dim=2, widths=3, activation=activation, biases=biases))
     y = teacher(initial_theta(teacher, InitSpec(kind="normal"), seed=11), obj.x)
     return EmpiricalLoss(obj.net, obj.x, y, obj.loss_spec)
 
 
-def critical_point(obj, seed=1):
+def critical_point(obj, seed=1, tol=1e-11):
     """A critical point of obj found by trust-region Newton with the exact Hessian."""
     theta0 = initial_theta(obj.net, InitSpec(), seed=seed).numpy()
     t = lambda v: torch.from_numpy(v)
@@ -29,7 +29,7 @@ def critical_point(obj, seed=1):
         hess=lambda v: obj.hessian(t(v)).numpy(), method="trust-exact",
         options={"gtol": 1e-13, "maxiter": 2000})
     theta = t(res.x)
-    assert obj.gradient(theta).abs().max() < 1e-11
+    assert obj.gradient(theta).abs().max() < tol
     return theta
 
 

@@ -14,7 +14,7 @@ class Progress:
     """Counts tasks; ``start``/``finish`` are called per work unit."""
 
     def __init__(self, total: int, console: Console | None = None, enabled: bool = True):
-        self.done = self.failed = self.running = self.skipped = 0
+        self.done = self.failed = self.running = 0
         self._bar = RichProgress(
             TextColumn("[bold]tasks"), BarColumn(), MofNCompleteColumn(),
             TextColumn("done {task.fields[done]}  failed {task.fields[failed]}  "
@@ -38,8 +38,6 @@ class Progress:
         self.running -= n
         self.done += r.done
         self.failed += r.failed
-        if r.skipped:
-            self.skipped += n
         self._update(n)
 
     def set(self, done: int, failed: int, running: int) -> None:

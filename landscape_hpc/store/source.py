@@ -11,6 +11,7 @@ sign of ``scale`` picks the side).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +43,12 @@ def source_records(path: str | Path) -> list:
     return out
 
 
-def _source_theta(store: Store, task_id: str):
+@lru_cache(maxsize=64)
+def _source_theta(path: str, task_id: str):
+    """(network, final theta) of a done source task; read once per process for all its seeds."""
     from ..models.network import NetSpec, Network
 
+    store = Store(path)
     ids = np.array(store.tasks["task_id"][:].tolist())
     hit = np.flatnonzero(ids == task_id)
     if len(hit) == 0:
@@ -62,7 +66,8 @@ def initial_point(problem, initial: dict, seed: int, source: str | Path) -> torc
     """theta_0 of a task started from source task ``initial['source']`` of store ``source``."""
     from ..models.neurons import split_neuron
 
-    net, theta = _source_theta(Store(source), initial["source"])
+    net, theta = _source_theta(str(Path(source).resolve()), initial["source"])
+    theta = theta.clone()
     split = initial.get("split")
     if split:
         layer = split.get("layer", 1)

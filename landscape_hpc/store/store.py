@@ -260,7 +260,7 @@ class Store:
         return slice(u * self.unit_size, (u + 1) * self.unit_size)
 
     def read_unit(self, u: int, names: list[str] | None = None) -> dict[str, np.ndarray]:
-        sl = self.unit_slice(u)
+        """The chunks of unit ``u`` of ``names`` (default: every field)."""
         names = names or [n for n in FIELDS if n in self.fields]
         return self.read_blocks(u, names)
 
