@@ -35,7 +35,7 @@ class Calibration:
 def calibrate(plan: Plan, n: int, max_groups: int = 5) -> Calibration:
     """Time ``n`` tasks of up to ``max_groups`` groups of ``plan``."""
     if plan.sweep.source is not None:
-        raise ValueError("--calibrate: a sweep from a store needs its source records; run it")
+        raise ValueError("--calibrate: not available for sweeps that start from a store")
     torch.set_num_threads(1)
     picks = np.unique(np.linspace(0, len(plan.groups) - 1, min(max_groups, len(plan.groups)))
                       .round().astype(int))

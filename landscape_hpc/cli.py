@@ -133,11 +133,11 @@ def plan(
                                   help="Time N tasks of a few groups and estimate the cost."),
 ) -> None:
     """Expand a sweep file into tasks with stable ids and work units, and show the plan."""
-    from .sweep import plan_sweep
+    from .runner import plan_for_store
     from .sweep.report import render as render_plan
 
     try:
-        result = plan_sweep(sweep, profile)
+        result = plan_for_store(sweep, profile)
     except ConfigError as err:
         fail(escape(str(err)))
     cost = None

@@ -40,7 +40,8 @@ def work_left(store: Store, statuses: tuple[int, ...] = RERUN) -> list[tuple[int
 
 
 def plan_for_store(sweep_file: str | Path, profile: str | None = None) -> "Plan":
-    """The plan of a sweep to run; a sweep from another store is planned from its records."""
+    """The plan of a sweep (for plan, run and submit); a sweep from another store is planned from
+    that store's records."""
     from .sweep import plan_sweep
 
     plan = plan_sweep(sweep_file, profile)

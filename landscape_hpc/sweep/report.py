@@ -17,12 +17,13 @@ def render(plan: Plan) -> Lines:
     lines: list = [Text(head, style="bold")]
     if s.description:
         lines.append(Text(s.description.strip()))
-    if s.source is not None:
+    if s.source is not None and plan.groups:
+        lines.append(Text(f"starts from store {s.source.store}: tasks planned from its records"))
+    elif s.source is not None:
         per = ("depends on the source tasks" if plan.per_source is None
                else str(plan.per_source))
         lines.append(Text(f"starts from store {s.source.store}: {per} task(s) per selected source "
-                          "task; the tasks are listed once the store reader provides the source "
-                          "records"))
+                          "task (planned from the store's records)"))
     if s.source is None or plan.groups:
         size = s.unit_size
         lines.append(Text(f"{plan.n_tasks} tasks in {len(plan.groups)} groups (equal but for the "
