@@ -20,8 +20,8 @@ from .config import ConfigError, load
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Gradient-flow sweeps over neural-network loss landscapes.")
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> None:

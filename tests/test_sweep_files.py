@@ -32,10 +32,20 @@ EXPECTED = {
     # relu-like-stationary-points E1-E4, one run each
     "relu_like.yaml": (4, 4),
 }
+#: sweeps from another sweep's store (planned and run in tests/test_analysis_scripts.py)
+FROM_STORE = {"channels_saddle_line.yaml": "runs/channels_loss_levels.zarr"}
 
 
 def test_every_sweep_file_is_covered():
-    assert sorted(p.name for p in SWEEPS.glob("*.yaml")) == sorted(EXPECTED)
+    assert sorted(p.name for p in SWEEPS.glob("*.yaml")) == sorted({*EXPECTED, *FROM_STORE})
+
+
+@pytest.mark.parametrize("name", sorted(FROM_STORE))
+def test_sweep_from_store_says_which_store_is_missing(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["plan", str(SWEEPS / name)])
+    assert result.exit_code == 2
+    assert "from_store.store" in result.output and FROM_STORE[name] in result.output
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -3,6 +3,11 @@ the inertia along neuron-splitting lines (few-neurons-theory Thm. 4.1)."""
 
 from .channels import (GLU, closest_pairs, glu_from_pair, glu_limit, glu_pair, is_channel,
                        is_channel_late, neuron_groups, pair_from_glu, update_fraction)
+from .order_params import OverlapTrajectory, SoftCommittee, kernel_slopes, overlaps
+from .relu_like import (NeuronDerivatives, ReluStationarity, balance, dead_neurons,
+                        neuron_derivatives, perturbation_changes, plot_loss_changes,
+                        relu_stationarity, replicate_unit, small_living_neurons,
+                        tangent_directions, tangential)
 from .solutions import (NeuronClasses, channel_summary, cluster_solutions, count_anti_aligned,
                         has_duplicates, match_neurons, neuron_classes)
 from .splitting import hessian_inertia, split_block, split_line_inertia, split_matrices
@@ -15,4 +20,8 @@ __all__ = [
     "has_duplicates", "match_neurons", "neuron_classes",
     "hessian_inertia", "split_block", "split_line_inertia", "split_matrices",
     "G", "R", "R_total", "T", "bell", "stirling2",
+    "OverlapTrajectory", "SoftCommittee", "kernel_slopes", "overlaps",
+    "NeuronDerivatives", "ReluStationarity", "balance", "dead_neurons", "neuron_derivatives",
+    "perturbation_changes", "plot_loss_changes", "relu_stationarity", "replicate_unit",
+    "small_living_neurons", "tangent_directions", "tangential",
 ]

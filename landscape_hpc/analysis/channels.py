@@ -102,9 +102,10 @@ def neuron_groups(net: Network, theta: Tensor, threshold: float = GROUP_COSINE) 
 
 def is_channel(net: Network, theta: Tensor, maxnorm: float,
                threshold: float = CHANNEL_COSINE) -> Tensor:
-    """Criteria (1) and (2): weightnorm > maxnorm and some pair with cosine distance < threshold."""
+    """Criteria (1) and (2): weightnorm >= maxnorm (where the flow stops with ``stopped_by =
+    maxnorm``) and some pair with cosine distance < threshold."""
     cos, _ = closest_pairs(net, theta)
-    return (weightnorm(theta) > maxnorm) & (cos.distance < threshold)
+    return (weightnorm(theta) >= maxnorm) & (cos.distance < threshold)
 
 
 def update_fraction(net: Network, theta: Tensor, later: Tensor, neurons: Tensor) -> Tensor:

@@ -1,0 +1,122 @@
+"""Analyses over a whole store: per-task results as new variables of its Dataset.
+
+A store mixes architectures (one per group), so each analysis runs group by group on the raw
+``task`` view and its per-task results are laid out on the sweep's axes like the store's own
+fields::
+
+    from landscape_hpc.analysis.store import channel_results, teacher_results
+    ds = channel_results("runs/loss_levels.zarr")       # + is_channel, has_duplicates, ...
+    ds.is_channel.mean("seed")                           # channel share per width
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+from ..models.network import NetSpec, Network
+from ..store.layout import EMPTY
+from .channels import CHANNEL_COSINE
+from .solutions import channel_summary, count_anti_aligned, neuron_classes
+
+#: fn(tasks of one group (dims task, param, ...), the group's task config) -> {name: (task,) array}
+GroupAnalysis = Callable[[xr.Dataset, dict], dict[str, np.ndarray]]
+
+
+def per_group(path: str | Path, fn: GroupAnalysis, descriptions: dict[str, str]) -> xr.Dataset:
+    """The results of the store at ``path`` on its axes, with the variables that ``fn`` computes
+    for the tasks of each group (NaN, or False for booleans, where a group has no result)."""
+    from ..aggregate.dataset import results_by_axes
+    from ..store import Store
+    from ..store import open_results as open_raw
+
+    store = Store(path)
+    raw = open_raw(path)
+    raw = raw.isel(task=np.flatnonzero(raw["status"].values != EMPTY))
+    group = raw["group"].values
+    out: dict[str, np.ndarray] = {}
+    for g in np.unique(group):
+        idx = np.flatnonzero(group == g)
+        for name, values in fn(raw.isel(task=idx), store.group_config(int(g))).items():
+            if name not in out:
+                out[name] = np.zeros(len(group), bool) if values.dtype == bool else \
+                    np.full(len(group), np.nan)
+            out[name][idx] = values
+    raw = raw.assign({k: xr.Variable("task", v, {"description": descriptions[k]})
+                      for k, v in out.items()})
+    return results_by_axes(raw)
+
+
+def _network(config: dict) -> Network:
+    return Network(NetSpec.model_validate(config["problem"]["net"]))
+
+
+def _shallow(net: Network) -> bool:
+    return net.depth == 1
+
+
+CHANNELS = {
+    "min_cosine_distance": "closest pair of input vectors of the final theta, 1 - cos",
+    "min_l2_distance": "closest pair of input vectors of the final theta, L2",
+    "is_channel": "weightnorm >= maxnorm and min cosine distance < the channel threshold",
+    "has_duplicates": "min L2 distance of input vectors < the duplicate threshold",
+    "channel_update_fraction": "share of the last snapshot update in the closest pair's subspace",
+}
+
+
+def channel_results(path: str | Path, maxnorm: float | None = None,
+                    duplicate_threshold: float = 1e-3,
+                    channel_threshold: float = CHANNEL_COSINE) -> xr.Dataset:
+    """The store's results with :func:`~landscape_hpc.analysis.channel_summary` for every task of
+    a one-hidden-layer group; ``maxnorm`` defaults to each group's ``problem.loss.maxnorm``."""
+
+    def fn(tasks: xr.Dataset, config: dict) -> dict[str, np.ndarray]:
+        net = _network(config)
+        if not _shallow(net):
+            return {}
+        norm = maxnorm or config["problem"].get("loss", {}).get("maxnorm", np.inf)
+        ds = channel_summary(tasks, net, norm, duplicate_threshold, channel_threshold)
+        return {k: ds[k].values for k in CHANNELS if k in ds}
+
+    return per_group(path, fn, CHANNELS)
+
+
+TEACHER = {
+    "n_copy": "student neurons within 1 degree of a teacher neuron (with non-zero output weight)",
+    "n_zero": "student neurons with vanishing output weight",
+    "n_group": "student neurons in zero-sum groups of equal input vectors",
+    "n_other": "other student neurons",
+    "n_anti_aligned": "students matched (Hungarian, by |overlap|) to a teacher with negative "
+                      "overlap",
+}
+
+
+def teacher_results(path: str | Path, angle_deg: float = 1.0, zero_tol: float = 1e-6
+                    ) -> xr.Dataset:
+    """The store's results with the neuron classes of every done task of a teacher-student group
+    (few-neurons-theory / symmetry-induced Fig. 5, relu-population-landscape Sec. 3)."""
+    from ..targets import teacher_network
+
+    def fn(tasks: xr.Dataset, config: dict) -> dict[str, np.ndarray]:
+        net = _network(config)
+        problem = config["problem"]
+        if not _shallow(net) or problem["target"].get("kind") not in ("teacher", "erf_toy"):
+            return {}
+        teacher, theta_t = teacher_network(problem["target"], net.input_dim, net.output_dim)
+        thetas = tasks["theta"].values[:, :net.num_params]
+        counts = {k: np.full(len(thetas), np.nan) for k in TEACHER}
+        for i, theta in enumerate(thetas):
+            if not np.isfinite(theta).all():
+                continue
+            t = torch.from_numpy(theta)
+            kinds = neuron_classes(net, t, teacher, theta_t, angle_deg, zero_tol).kind
+            for kind in ("copy", "zero", "group", "other"):
+                counts[f"n_{kind}"][i] = kinds.count(kind)
+            counts["n_anti_aligned"][i] = count_anti_aligned(net, t, teacher.view(theta_t, "w1"))
+        return counts
+
+    return per_group(path, fn, TEACHER)
