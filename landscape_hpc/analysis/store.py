@@ -55,8 +55,8 @@ def _network(config: dict) -> Network:
     return Network(NetSpec.model_validate(config["problem"]["net"]))
 
 
-def _shallow(net: Network) -> bool:
-    return net.depth == 1
+def _shallow(net: Network, min_width: int = 1) -> bool:
+    return net.depth == 1 and net.spec.widths[0] >= min_width
 
 
 CHANNELS = {
@@ -72,11 +72,11 @@ def channel_results(path: str | Path, maxnorm: float | None = None,
                     duplicate_threshold: float = 1e-3,
                     channel_threshold: float = CHANNEL_COSINE) -> xr.Dataset:
     """The store's results with :func:`~landscape_hpc.analysis.channel_summary` for every task of
-    a one-hidden-layer group; ``maxnorm`` defaults to each group's ``problem.loss.maxnorm``."""
+    a one-hidden-layer group of width >= 2; ``maxnorm`` defaults to each group's ``problem.loss.maxnorm``."""
 
     def fn(tasks: xr.Dataset, config: dict) -> dict[str, np.ndarray]:
         net = _network(config)
-        if not _shallow(net):
+        if not _shallow(net, 2):
             return {}
         norm = maxnorm or config["problem"].get("loss", {}).get("maxnorm", np.inf)
         ds = channel_summary(tasks, net, norm, duplicate_threshold, channel_threshold)

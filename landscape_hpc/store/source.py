@@ -43,6 +43,22 @@ def source_records(path: str | Path) -> list:
     return out
 
 
+def source_solution(path: str | Path, task_id: str):
+    """(network, final theta) of done task ``task_id`` of the store at ``path``."""
+    net, theta = _source_theta(str(Path(path).resolve()), task_id)
+    return net, theta.clone()
+
+
+def split_index(net, theta: torch.Tensor, split: dict) -> int:
+    """The neuron that ``initial.split`` names: an index, ``min_readout`` or ``max_readout``
+    (smallest / largest outgoing weight to the first output)."""
+    layer, neuron = split.get("layer", 1), split["neuron"]
+    if isinstance(neuron, str):
+        out = net.readout(theta)[0] if layer == net.depth else net.view(theta, f"w{layer + 1}")[0]
+        neuron = int(torch.argmin(out) if neuron == "min_readout" else torch.argmax(out))
+    return neuron
+
+
 @lru_cache(maxsize=64)
 def _source_theta(path: str, task_id: str):
     """(network, final theta) of a done source task; read once per process for all its seeds."""
@@ -66,16 +82,11 @@ def initial_point(problem, initial: dict, seed: int, source: str | Path) -> torc
     """theta_0 of a task started from source task ``initial['source']`` of store ``source``."""
     from ..models.neurons import split_neuron
 
-    net, theta = _source_theta(str(Path(source).resolve()), initial["source"])
-    theta = theta.clone()
+    net, theta = source_solution(source, initial["source"])
     split = initial.get("split")
     if split:
-        layer = split.get("layer", 1)
-        neuron = split["neuron"]
-        if isinstance(neuron, str):
-            out = net.readout(theta)[0] if layer == net.depth else net.view(theta, f"w{layer + 1}")[0]
-            neuron = int(torch.argmin(out) if neuron == "min_readout" else torch.argmax(out))
-        net, theta = split_neuron(net, theta, neuron, split["gamma"], layer)
+        net, theta = split_neuron(net, theta, split_index(net, theta, split), split["gamma"],
+                                  split.get("layer", 1))
     if theta.numel() != problem.net.num_params:
         raise ConfigError(f"source task {initial['source']}: its theta has {theta.numel()} "
                           f"parameters, the task's network {problem.net.num_params}")

@@ -258,4 +258,4 @@ def _source(spec: FromStoreSpec, file: Path) -> Source:
                   for k, v in spec.select.match.items())
     where = (expression(spec.select.where, "from_store.select.where")
              if spec.select.where is not None else None)
-    return Source(store=found, match=match, where=where, limit=spec.select.limit)
+    return Source(store=found.resolve(), match=match, where=where, limit=spec.select.limit)

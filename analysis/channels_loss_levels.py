@@ -1,0 +1,82 @@
+"""channels-to-infinity Fig. 2a-b and A1: loss levels of converged networks per width.
+
+    landscape-hpc run sweeps/channels_loss_levels.yaml --store runs/channels_loss_levels.zarr
+    python analysis/channels_loss_levels.py runs/channels_loss_levels.zarr --out figures/
+
+Left/right panel: without/with biases.  Each dot is a task: converged tasks at their final loss,
+channels (stopped at the maxnorm) at the loss where they reached it, coloured by outcome.  Below:
+per width, the share of converged networks with duplicated neurons (the signature of a plateau
+saddle, Fig. 2b inset) and the share of channels (Fig. A1 insets).  The CSV lists per width the
+tasks, converged tasks, distinct loss levels, unique solutions up to permutation, duplicates and
+channels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from common import COLORS, arguments, finish, plt, task_table
+
+from landscape_hpc.aggregate import cluster
+from landscape_hpc.analysis import cluster_solutions
+from landscape_hpc.analysis.store import channel_results
+from landscape_hpc.models.network import NetSpec, Network
+
+
+def unique_solutions(theta: np.ndarray, width: int, biases: bool, tol: float = 1e-4) -> int:
+    """Converged solutions (S, P) of one width, unique up to permutation of the neurons."""
+    if len(theta) == 0:
+        return 0
+    net = Network(NetSpec(input_dim=2, widths=[width], activation="g", biases=biases))
+    return int(cluster_solutions(net, torch.from_numpy(theta[:, :net.num_params]), tol).max() + 1)
+
+
+def main() -> None:
+    args = arguments(__doc__)
+    ds = channel_results(args.store)
+    df = task_table(ds, ["has_duplicates", "is_channel"])
+    theta = ds["theta"].stack(task=["width", "biases", "seed"]).transpose("task", "param")
+    df = df.set_index(["width", "biases", "seed"])
+    theta = theta.sel(task=list(df.index)).values
+    df = df.reset_index()
+    conv = df["outcome"].isin(["global_min", "local_min", "saddle"]).to_numpy()
+    rows = []
+    for (biases, width), g in df.groupby(["biases", "width"]):
+        c = conv[g.index]
+        rows.append({"biases": biases, "width": width, "tasks": len(g), "converged": int(c.sum()),
+                     "levels": len(cluster(g["loss"][c].to_numpy()).value),
+                     "unique": unique_solutions(theta[g.index][c], int(width), biases == "true"),
+                     "duplicates": int(g["has_duplicates"][c].sum()),
+                     "channels": int((g["outcome"] == "channel").sum())})
+    table = pd.DataFrame(rows)
+    panels = sorted(df["biases"].unique())
+    fig, axes = plt.subplots(2, len(panels), figsize=(5 * len(panels), 6), squeeze=False,
+                             height_ratios=[3, 1], sharex=True)
+    jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(df))
+    for k, biases in enumerate(panels):
+        ax, share = axes[0, k], axes[1, k]
+        for outcome, color in COLORS.items():
+            sel = (df["biases"] == biases) & (df["outcome"] == outcome)
+            if sel.any():
+                ax.scatter(df["width"][sel] + jitter[sel], df["loss"][sel], s=12, c=color,
+                           label=outcome, alpha=0.8)
+        ax.set_yscale("log")
+        ax.set_title(f"{'with' if biases == 'true' else 'without'} biases")
+        ax.set_ylabel("final loss")
+        t = table[table["biases"] == biases]
+        share.bar(t["width"] - 0.2, t["duplicates"] / t["converged"].clip(lower=1), 0.4,
+                  label="duplicates / converged")
+        share.bar(t["width"] + 0.2, t["channels"] / t["tasks"], 0.4, color=COLORS["channel"],
+                  label="channels / tasks")
+        share.set_ylim(0, 1)
+        share.set_xlabel("width r")
+        ax.legend(fontsize=8)
+    axes[1, 0].legend(fontsize=8)
+    fig.suptitle(f"{ds.attrs.get('sweep', 'loss levels')}: loss levels (channels-to-infinity "
+                 "Fig. 2b, A1)")
+    finish(fig, table, args.out, "channels_loss_levels")
+
+
+if __name__ == "__main__":
+    main()

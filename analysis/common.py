@@ -1,0 +1,56 @@
+"""Plumbing shared by the figure scripts: arguments, the per-task table, saving figures."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from landscape_hpc.aggregate import CLASSES, classify
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the non-interactive backend)
+
+COLORS = {"global_min": "tab:green", "local_min": "tab:blue", "saddle": "tab:orange",
+          "channel": "tab:red", "not_converged": "tab:gray"}
+
+
+def arguments(doc: str, **extra: dict) -> argparse.Namespace:
+    """STORE and --out (default figures/), plus ``extra`` options (name -> add_argument kwargs)."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("store", type=Path, help="results store of the matching sweep file")
+    p.add_argument("--out", type=Path, default=Path("figures"), help="folder for PNG and CSV")
+    for name, kwargs in extra.items():
+        p.add_argument(f"--{name.replace('_', '-')}", **kwargs)
+    args = p.parse_args()
+    if not (args.store / "zarr.json").exists():
+        p.error(f"{args.store}: not a landscape-hpc store (no zarr.json)")
+    return args
+
+
+def task_table(ds: xr.Dataset, names: list[str] = (), threshold: float | None = None
+               ) -> pd.DataFrame:
+    """One row per task: the sweep axes, seed, ``outcome`` (a class name), the scalar results
+    and ``names``; cells without a task are dropped."""
+    ds = classify(ds, threshold)
+    scalar = ["status", "loss", "gradnorm", "weightnorm", "stopped_by", "n_negative", *names]
+    df = ds[[*scalar, "outcome"]].to_dataframe().reset_index()
+    df = df[df["outcome"] >= 0].copy()
+    df["outcome"] = np.asarray(CLASSES)[df["outcome"].to_numpy()]
+    df.attrs["global_threshold"] = ds.attrs["global_threshold"]
+    return df
+
+
+def finish(fig, df: pd.DataFrame, out: Path, name: str) -> None:
+    """Write OUT/NAME.png and OUT/NAME.csv (the table behind the figure), print the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / f"{name}.png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    df.to_csv(out / f"{name}.csv", index=False)
+    with pd.option_context("display.width", 160, "display.max_rows", 200):
+        print(df.to_string(index=False))
+    print(f"wrote {out / (name + '.png')} and {out / (name + '.csv')}")
