@@ -286,3 +286,22 @@ def test_plots_with_a_second_axis_and_a_string_x_axis(tmp_path):
     h = loss_histogram(none, ["width"])
     assert h.sizes["level"] == 0 and h["n_tasks"].values.tolist() == [8, 8, 8]
     plot_loss_levels(h, tmp_path / "l.png", "width")
+
+
+def test_an_include_with_an_alias_lays_out_on_the_same_axis(tmp_path):
+    """channels_scaling.yaml: the main grid has `width`, its include `widths` (deep nets)."""
+    sweep = tmp_path / "alias.yaml"
+    sweep.write_text("""
+fixed:
+  problem: {net: {input_dim: 2}, target: {kind: rosenbrock}, inputs: {kind: grid, n: 16}}
+grid:
+  width: [2, 3]
+  seed: {range: 2}
+include:
+  - widths: [[2, 2], [2, 2, 2]]
+""")
+    Store.create_or_extend(tmp_path / "s.zarr", plan_sweep(sweep))
+    ds = open_results(tmp_path / "s.zarr")
+    assert ds.attrs["axes"] == ["width"]
+    assert sorted(ds["width"].values.tolist()) == ["2", "3", "[2, 2, 2]", "[2, 2]"]
+    assert (ds["status"].values == PENDING).all()

@@ -62,6 +62,7 @@ def _shallow(net: Network, min_width: int = 1) -> bool:
 CHANNELS = {
     "min_cosine_distance": "closest pair of input vectors of the final theta, 1 - cos",
     "min_l2_distance": "closest pair of input vectors of the final theta, L2",
+    "pair_output_weight": "|a_i| + |a_j| of the closest cosine pair (Fig. 4a)",
     "is_channel": "weightnorm >= maxnorm and min cosine distance < the channel threshold",
     "has_duplicates": "min L2 distance of input vectors < the duplicate threshold",
     "channel_update_fraction": "share of the last snapshot update in the closest pair's subspace",

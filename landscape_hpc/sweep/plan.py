@@ -340,8 +340,13 @@ def build_reduced(problem: dict) -> Network:
 def _finish(expander: _Expander, sweep: Sweep) -> Plan:
     warnings = [f"{e.where} matched no task" for e, n in zip(sweep.excludes, expander.matched)
                 if n == 0]
-    order = [a.paths for axes in (sweep.axes, *sweep.includes) for a in axes if not a.is_seed]
-    axes = [expander.summary[p] for p in dict.fromkeys(order) if p in expander.summary]
+    every = [a for axes in (sweep.axes, *sweep.includes) for a in axes if not a.is_seed]
+    axes = [expander.summary[p] for p in dict.fromkeys(a.paths for a in every)
+            if p in expander.summary]
+    # one name per setting: an include's alias (widths) is stored under the axis name (width)
+    name = {a.key: expander.summary[a.paths].key for a in every if a.paths in expander.summary}
+    for g in expander.groups.values():
+        g.settings = {name.get(k, k): v for k, v in g.settings.items()}
     plan = Plan(sweep, list(expander.groups.values()), axes, expander.duplicates, warnings)
     if not sweep.source and not plan.groups:
         raise sweep.error("no tasks: every combination of the grid is excluded")

@@ -1,0 +1,65 @@
+"""channels-to-infinity Fig. 4a and 4c: how often gradient flow ends in a channel.
+
+    landscape-hpc run sweeps/channels_scaling.yaml --store runs/channels_scaling.zarr
+    python analysis/channels_scaling.py runs/channels_scaling.zarr --out figures/
+
+Left (Fig. 4a): per one-hidden-layer task, the cosine distance of the closest pair of input
+vectors against |a_i| + |a_j| of that pair; channels (criteria 1-2: weightnorm at the maxnorm and
+cosine distance < 1e-3) in red.  Right (Fig. 4c): per configuration, the share of channels by
+criteria 1-2 with its 95% Wilson interval, and the share of tasks stopped by the maxnorm (open
+marks; the only measure for the deep nets, whose per-layer pair criteria are not computed here).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from common import COLORS, arguments, finish, plt, task_table
+
+from landscape_hpc.aggregate import wilson_interval
+from landscape_hpc.analysis.store import channel_results
+
+
+def configurations(df: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
+    """Per configuration (the axes but the seed): tasks, channels by criteria 1-2, maxnorm stops."""
+    label = df[axes].astype(str).agg(", ".join, axis=1).str.replace(r"(, )?nan", "", regex=True)
+    g = df.assign(config=label, maxnorm=df["stopped_by"] == "maxnorm").groupby("config", sort=False)
+    out = g.agg(tasks=("seed", "size"), channels=("is_channel", "sum"), maxnorm=("maxnorm", "sum"))
+    lo, hi = wilson_interval(out["channels"].to_numpy(), out["tasks"].to_numpy())
+    return out.assign(fraction=out["channels"] / out["tasks"], lower=lo, upper=hi).reset_index()
+
+
+def main() -> None:
+    args = arguments(__doc__)
+    ds = channel_results(args.store)
+    axes = [a for a in ds.attrs["axes"] if a != "target.seed"]
+    df = task_table(ds, ["is_channel", "min_cosine_distance", "pair_output_weight"])
+    df["is_channel"] = df["is_channel"].astype(bool)
+    table = configurations(df, axes)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, max(4.0, 0.3 * len(table) + 1.5)))
+    pair = df[np.isfinite(df["min_cosine_distance"])]
+    for channel in (False, True):
+        sel = pair["is_channel"] == channel
+        left.scatter(pair["pair_output_weight"][sel], pair["min_cosine_distance"][sel].clip(1e-17),
+                     s=10, c=COLORS["channel"] if channel else COLORS["local_min"],
+                     label="channel" if channel else "other")
+    left.set(xscale="log", yscale="log", xlabel="|a_i| + |a_j| of the closest pair",
+             ylabel="cosine distance of the closest pair", title="criterion 1 (Fig. 4a)")
+    left.axhline(1e-3, ls="--", c="k", lw=0.8)
+    left.legend(fontsize=8)
+    y = np.arange(len(table))
+    right.errorbar(table["fraction"], y, xerr=[table["fraction"] - table["lower"],
+                                               table["upper"] - table["fraction"]],
+                   fmt="o", c=COLORS["channel"], label="channels (criteria 1-2)")
+    right.scatter(table["maxnorm"] / table["tasks"], y, facecolors="none", edgecolors="k",
+                  label="stopped by maxnorm")
+    right.set_yticks(y, table["config"], fontsize=7)
+    right.set(xlim=(-0.02, 1.02), xlabel="share of tasks", title="channel probability (Fig. 4c)")
+    right.invert_yaxis()
+    right.legend(fontsize=8)
+    fig.suptitle(f"{ds.attrs.get('sweep', 'scaling')}: channels to infinity")
+    finish(fig, table, args.out, "channels_scaling")
+
+
+if __name__ == "__main__":
+    main()
