@@ -31,15 +31,20 @@ from landscape_hpc.targets import teacher_network
 TARGET_LOSS = 1e-7
 
 
+def cell(ds, row: pd.Series):
+    """The task of a row of the task table."""
+    return ds.sel({a: row[a] for a in ds.attrs["axes"]} | {"seed": row["seed"]})
+
+
 def neuron_kinds(store: Store, ds, rows: pd.DataFrame) -> Counter:
     """Counts of 'copy' and 'zero, group size k' over the neurons of ``rows``."""
     counts: Counter = Counter()
     for _, row in rows.iterrows():
-        cell = ds.sel(width=row["width"], activation=row["activation"], seed=row["seed"])
-        config = store.group_config(int(cell["group"]))["problem"]
+        task = cell(ds, row)
+        config = store.group_config(int(task["group"]))["problem"]
         net = Network(NetSpec.model_validate(config["net"]))
         teacher, theta_t = teacher_network(config["target"], net.input_dim)
-        theta = torch.from_numpy(cell["theta"].values[:net.num_params])
+        theta = torch.from_numpy(task["theta"].values[:net.num_params])
         c = neuron_classes(net, theta, teacher, theta_t)
         for kind, size in zip(c.kind, c.group_size):
             counts["copy" if kind == "copy" else f"zero, group size {size}"
@@ -52,10 +57,12 @@ def main() -> None:
     store = Store(args.store)
     ds = teacher_results(args.store)
     df = task_table(ds, list(TEACHER))
-    df["student"] = df["width"].astype(int).astype(str) + ", " + df["activation"].astype(str)
+    df["width"] = [store.group_config(int(cell(ds, row)["group"]))["problem"]["net"]["widths"][0]
+                   for _, row in df.iterrows()]
+    df["label"] = df["student"].str.strip("[]").str.replace('"', "")
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
     rows = []
-    for student, g in df.groupby("student", sort=False):
+    for student, g in df.groupby("label", sort=False):
         loss = np.sort(g["loss"].to_numpy())
         left.plot(np.arange(1, len(loss) + 1), loss, "o-", ms=3, label=f"width {student}")
         m = int(g["width"].iloc[0])

@@ -98,3 +98,41 @@ def test_glu_limit_error_falls_like_eps_squared():
     # away from the pair, glu_limit is the network itself
     theta = channel_theta(1e-6)
     assert torch.allclose(NET(theta, x), glu_limit(NET, theta, 2, 3, x), atol=1e-8)
+
+
+def test_with_pair_round_trip():
+    from landscape_hpc.analysis.jump import with_pair
+
+    theta = channel_theta(0.05)
+    g = glu_pair(NET, theta, 2, 3)
+    assert torch.allclose(with_pair(NET, theta, 2, 3, *pair_from_glu(g)), theta, atol=1e-14)
+    half = with_pair(NET, theta, 2, 3, *pair_from_glu(GLU(g.c, g.a, g.w, g.delta, g.eps / 2)))
+    h = glu_pair(NET, half, 2, 3)
+    assert h.eps.item() == pytest.approx(0.025) and torch.allclose(h.a, g.a)
+    assert torch.equal(half[NET.slice("c")], theta[NET.slice("c")])
+
+
+def test_jump_procedure_moves_down_a_channel():
+    """App. C.1 on a flow that entered a channel: each jump plus re-integration lowers the loss,
+    eps shrinks, and the GLU limit error shrinks with it."""
+    from landscape_hpc.analysis.jump import jump_along_channel
+    from landscape_hpc.dynamics import DynamicsSpec, integrate
+    from landscape_hpc.problem import build_problem
+
+    p = build_problem({"net": {"input_dim": 2, "widths": [3], "activation": "softplus",
+                               "biases": False},
+                       "target": {"kind": "rosenbrock"}, "inputs": {"kind": "grid", "n": 100}})
+    spec = DynamicsSpec.model_validate({"stop": {"maxsteps": 150}, "polish": None})
+    start = integrate(p, None, spec, seeds=[0]).records[0]
+    theta = torch.from_numpy(start.theta)
+    cos, _ = closest_pairs(p.net, theta)
+    assert cos.distance.item() < 0.1                      # neurons 0 and 2 are converging
+    jumps = jump_along_channel(p, theta, cos.i.item(), cos.j.item(),
+                               DynamicsSpec.model_validate({"stop": {"maxsteps": 50},
+                                                            "polish": None}), jumps=4)
+    loss = [start.loss] + [j.loss for j in jumps]
+    eps = [j.eps for j in jumps]
+    err = [j.limit_error for j in jumps]
+    assert all(b < a for a, b in zip(loss, loss[1:])), loss
+    assert all(b < 0.8 * a for a, b in zip(eps, eps[1:])), eps
+    assert all(b < 0.8 * a for a, b in zip(err, err[1:])), err
