@@ -4,7 +4,8 @@ stationarity of ReLU-like networks, order-parameter dynamics of soft committee m
 stores: :mod:`.store`."""
 
 from .channels import (GLU, closest_pairs, glu_from_pair, glu_limit, glu_pair, is_channel,
-                       is_channel_late, neuron_groups, pair_from_glu, update_fraction)
+                       is_channel_late, layer_channels, layer_distances, neuron_groups,
+                       pair_from_glu, update_fraction)
 from .jump import Jump, jump_along_channel, with_pair
 from .order_params import OverlapTrajectory, SoftCommittee, kernel_slopes, overlaps
 from .relu_like import (NeuronDerivatives, ReluStationarity, balance, dead_neurons,
@@ -18,7 +19,8 @@ from .symmetry import G, R, R_total, T, bell, stirling2
 
 __all__ = [
     "GLU", "closest_pairs", "glu_from_pair", "glu_limit", "glu_pair", "is_channel",
-    "is_channel_late", "neuron_groups", "pair_from_glu", "update_fraction",
+    "is_channel_late", "layer_channels", "layer_distances", "neuron_groups", "pair_from_glu",
+    "update_fraction",
     "NeuronClasses", "channel_summary", "cluster_solutions", "count_anti_aligned",
     "has_duplicates", "match_neurons", "neuron_classes",
     "hessian_inertia", "split_block", "split_line_inertia", "split_matrices",

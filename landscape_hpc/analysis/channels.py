@@ -1,8 +1,10 @@
-"""Channels to infinity (channels-to-infinity.txt Sec. 3-4, App. B.3) in one-hidden-layer networks.
+"""Channels to infinity (channels-to-infinity.txt Sec. 3-4, App. B.3).
 
-A neuron's input vector is v_i = w_i, or (w_i, b_i) when the hidden layer has biases (the bias is
-the weight of a constant input 1).  Its output weight a_i is column i of the readout, shape (out,).
-Every function takes theta of shape (..., P) and keeps the leading batch dims.
+A neuron's input vector is v_i = w_i, or (w_i, b_i) when its layer has biases (the bias is the
+weight of a constant input 1).  Its output weight a_i is column i of the next layer's weights (the
+readout for the last hidden layer), shape (out,).  Every function takes theta of shape (..., P)
+and keeps the leading batch dims; closest pairs work in any hidden ``layer`` of deep networks
+(Fig. 4f), the update criterion and the GLU reparameterisation in one-hidden-layer networks.
 
 Channel criteria (App. B.3): (1) weightnorm above maxnorm, (2) cosine distance 1 - cos below 1e-3
 for some pair of input vectors, (3) the late parameter updates lie mostly (> 90 %) in the channel
@@ -33,17 +35,24 @@ def _check_shallow(net: Network) -> None:
         raise ValueError(f"channel analysis needs one hidden layer, got {net.depth}: {net}")
 
 
-def input_vectors(net: Network, theta: Tensor) -> Tensor:
-    """Input vectors v_i = (w_i[, b_i]), shape (..., n, D)."""
-    _check_shallow(net)
-    v = net.view(theta, "w")
-    return torch.cat([v, net.view(theta, "b")[..., None]], -1) if net.has("b") else v
+def _check_layer(net: Network, layer: int) -> None:
+    if not 1 <= layer <= net.depth:
+        raise ValueError(f"layer: expected 1..{net.depth} (hidden layers of {net}), got {layer}")
 
 
-def output_weights(net: Network, theta: Tensor) -> Tensor:
-    """Output weights a_i, shape (..., n, out)."""
-    _check_shallow(net)
-    return net.readout(theta).transpose(-1, -2)
+def input_vectors(net: Network, theta: Tensor, layer: int = 1) -> Tensor:
+    """Input vectors v_i = (w_i[, b_i]) of the neurons of a hidden layer, shape (..., n, D)."""
+    _check_layer(net, layer)
+    v = net.view(theta, f"w{layer}")
+    b = f"b{layer}"
+    return torch.cat([v, net.view(theta, b)[..., None]], -1) if net.has(b) else v
+
+
+def output_weights(net: Network, theta: Tensor, layer: int = 1) -> Tensor:
+    """Output weights a_i of the neurons of a hidden layer, shape (..., n, out)."""
+    _check_layer(net, layer)
+    nxt = net.readout(theta) if layer == net.depth else net.view(theta, f"w{layer + 1}")
+    return nxt.transpose(-1, -2)
 
 
 def cosine_distances(v: Tensor) -> Tensor:
@@ -77,9 +86,9 @@ def closest_pair(dist: Tensor) -> Pair:
     return Pair(k // n, k % n, d)
 
 
-def closest_pairs(net: Network, theta: Tensor) -> tuple[Pair, Pair]:
-    """Closest pair of input vectors by cosine distance and by L2 distance."""
-    v = input_vectors(net, theta)
+def closest_pairs(net: Network, theta: Tensor, layer: int = 1) -> tuple[Pair, Pair]:
+    """Closest pair of input vectors (of a hidden layer) by cosine distance and by L2 distance."""
+    v = input_vectors(net, theta, layer)
     return closest_pair(cosine_distances(v)), closest_pair(l2_distances(v))
 
 
@@ -103,9 +112,25 @@ def neuron_groups(net: Network, theta: Tensor, threshold: float = GROUP_COSINE) 
 def is_channel(net: Network, theta: Tensor, maxnorm: float,
                threshold: float = CHANNEL_COSINE) -> Tensor:
     """Criteria (1) and (2): weightnorm >= maxnorm (where the flow stops with ``stopped_by =
-    maxnorm``) and some pair with cosine distance < threshold."""
-    cos, _ = closest_pairs(net, theta)
-    return (weightnorm(theta) >= maxnorm) & (cos.distance < threshold)
+    maxnorm``) and some pair with cosine distance < threshold, in any hidden layer."""
+    return (weightnorm(theta) >= maxnorm) & layer_channels(net, theta, threshold).any(-1)
+
+
+def layer_distances(net: Network, theta: Tensor) -> Tensor:
+    """Cosine distance of the closest pair of each hidden layer, (..., depth) (inf for a layer of
+    one neuron)."""
+    out = []
+    for layer in range(1, net.depth + 1):
+        v = input_vectors(net, theta, layer)
+        out.append(closest_pair(cosine_distances(v)).distance if v.shape[-2] > 1 else
+                   torch.full(theta.shape[:-1], torch.inf, dtype=theta.dtype))
+    return torch.stack(out, -1)
+
+
+def layer_channels(net: Network, theta: Tensor, threshold: float = CHANNEL_COSINE) -> Tensor:
+    """(..., depth) bool: the hidden layers with a pair closer than ``threshold`` in cosine
+    distance (Fig. 4f: channels in several layers at once)."""
+    return layer_distances(net, theta) < threshold
 
 
 def update_fraction(net: Network, theta: Tensor, later: Tensor, neurons: Tensor) -> Tensor:
@@ -113,6 +138,7 @@ def update_fraction(net: Network, theta: Tensor, later: Tensor, neurons: Tensor)
     ``later - theta`` (e.g. between two late snapshots).  The channel subspace of ``neurons``
     (..., k) is spanned by their output weights and, in each of their input vectors, by the span of
     their input vectors at ``later`` (projector W_c (W_c^T W_c)^-1 W_c^T, here from a QR)."""
+    _check_shallow(net)
     if net.fixed_a is not None:
         raise ValueError("update_fraction needs a free readout (no fixed_readout)")
     delta = later - theta
@@ -162,6 +188,7 @@ def pair_from_glu(g: GLU) -> tuple[Tensor, Tensor, Tensor, Tensor]:
 
 def glu_pair(net: Network, theta: Tensor, i: int, j: int) -> GLU:
     """The GLU reparameterisation of neurons i, j of theta."""
+    _check_shallow(net)
     v, a = input_vectors(net, theta), output_weights(net, theta)
     return glu_from_pair(v[..., i, :], a[..., i, :], v[..., j, :], a[..., j, :])
 

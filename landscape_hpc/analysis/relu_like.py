@@ -37,8 +37,9 @@ Tensor = torch.Tensor
 def _setup(objective: EmpiricalLoss, theta: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Inputs x~ (N, D), input vectors (n, D), output weights (n, out), errors e (N, out)."""
     net = objective.net
-    if not net.activation.homogeneous or net.fixed_a is not None:
-        raise ValueError(f"needs a ReLU-like activation and a free readout, got {net}")
+    if net.depth != 1 or not net.activation.homogeneous or net.fixed_a is not None:
+        raise ValueError(f"needs one hidden layer, a ReLU-like activation and a free readout, "
+                         f"got {net}")
     x = objective.x
     xt = torch.cat([x, torch.ones_like(x[:, :1])], 1) if net.has("b") else x
     e = 2.0 * objective.weight * objective.residuals(theta)

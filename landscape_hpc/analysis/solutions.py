@@ -129,6 +129,9 @@ def channel_summary(ds: xr.Dataset, net: Network, maxnorm: float,
     cosine pair, on the update between the last two snapshots (NaN with fewer than two).
     Every task of ``ds`` has the architecture of ``net``; cells without a finite theta get NaN and
     False."""
+    if net.depth != 1:
+        raise ValueError(f"channel_summary needs one hidden layer (deep nets: layer_channels), "
+                         f"got {net}")
     cells = [d for d in ds["theta"].dims if d != "param"]
     values = _cells(ds["theta"], cells, net)
     n_params = ds["n_params"].transpose(*cells).values

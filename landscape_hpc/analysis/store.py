@@ -19,8 +19,9 @@ import torch
 import xarray as xr
 
 from ..models.network import NetSpec, Network
+from ..models.objective import weightnorm
 from ..store.layout import EMPTY
-from .channels import CHANNEL_COSINE
+from .channels import CHANNEL_COSINE, layer_distances
 from .solutions import channel_summary, count_anti_aligned, neuron_classes
 
 #: fn(tasks of one group (dims task, param, ...), the group's task config) -> {name: (task,) array}
@@ -55,15 +56,13 @@ def _network(config: dict) -> Network:
     return Network(NetSpec.model_validate(config["problem"]["net"]))
 
 
-def _shallow(net: Network, min_width: int = 1) -> bool:
-    return net.depth == 1 and net.spec.widths[0] >= min_width
-
-
 CHANNELS = {
-    "min_cosine_distance": "closest pair of input vectors of the final theta, 1 - cos",
+    "min_cosine_distance": "closest pair of input vectors of the final theta, 1 - cos (deep "
+                           "nets: the closest over the hidden layers)",
     "min_l2_distance": "closest pair of input vectors of the final theta, L2",
     "pair_output_weight": "|a_i| + |a_j| of the closest cosine pair (Fig. 4a)",
     "is_channel": "weightnorm >= maxnorm and min cosine distance < the channel threshold",
+    "channel_layers": "hidden layers with a pair closer than the channel threshold (Fig. 4f)",
     "has_duplicates": "min L2 distance of input vectors < the duplicate threshold",
     "channel_update_fraction": "share of the last snapshot update in the closest pair's subspace",
 }
@@ -72,16 +71,29 @@ CHANNELS = {
 def channel_results(path: str | Path, maxnorm: float | None = None,
                     duplicate_threshold: float = 1e-3,
                     channel_threshold: float = CHANNEL_COSINE) -> xr.Dataset:
-    """The store's results with :func:`~landscape_hpc.analysis.channel_summary` for every task of
-    a one-hidden-layer group of width >= 2; ``maxnorm`` defaults to each group's ``problem.loss.maxnorm``."""
+    """The store's results with the channel criteria of every task of a group with two or more
+    neurons per hidden layer: :func:`~landscape_hpc.analysis.channel_summary` for one hidden
+    layer, the closest pair of every layer for deep nets (min over layers, ``channel_layers``).
+    ``maxnorm`` defaults to each group's ``problem.loss.maxnorm``."""
 
     def fn(tasks: xr.Dataset, config: dict) -> dict[str, np.ndarray]:
         net = _network(config)
-        if not _shallow(net, 2):
+        if min(net.spec.widths) < 2:
             return {}
         norm = maxnorm or config["problem"].get("loss", {}).get("maxnorm", np.inf)
-        ds = channel_summary(tasks, net, norm, duplicate_threshold, channel_threshold)
-        return {k: ds[k].values for k in CHANNELS if k in ds}
+        if net.depth == 1:
+            ds = channel_summary(tasks, net, norm, duplicate_threshold, channel_threshold)
+            out = {k: ds[k].values for k in CHANNELS if k in ds}
+            out["channel_layers"] = out["is_channel"].astype(np.float64)
+            return out
+        theta = tasks["theta"].values[:, :net.num_params]
+        ok = np.isfinite(theta).all(-1)
+        t = torch.from_numpy(np.where(ok[:, None], theta, 0.0))
+        dist = layer_distances(net, t).numpy()
+        heavy = ok & (weightnorm(t).numpy() >= norm)
+        return {"min_cosine_distance": np.where(ok, dist.min(-1), np.nan),
+                "is_channel": heavy & (dist.min(-1) < channel_threshold),
+                "channel_layers": np.where(ok, heavy * (dist < channel_threshold).sum(-1), np.nan)}
 
     return per_group(path, fn, CHANNELS)
 
@@ -105,7 +117,7 @@ def teacher_results(path: str | Path, angle_deg: float = 1.0, zero_tol: float = 
     def fn(tasks: xr.Dataset, config: dict) -> dict[str, np.ndarray]:
         net = _network(config)
         problem = config["problem"]
-        if not _shallow(net) or problem["target"].get("kind") not in ("teacher", "erf_toy"):
+        if net.depth != 1 or problem["target"].get("kind") not in ("teacher", "erf_toy"):
             return {}
         teacher, theta_t = teacher_network(problem["target"], net.input_dim, net.output_dim)
         thetas = tasks["theta"].values[:, :net.num_params]
