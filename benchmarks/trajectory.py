@@ -7,7 +7,8 @@ maxnorm reached (a channel).  Methods, all with one torch thread, float64:
 
 * engine-single   ``integrate`` (stiff Rosenbrock flow, reltol 1e-3, abstol 1e-6, Newton polish),
                   one trajectory per call
-* engine-batch    the same, all seeds of a width in one call (time per trajectory = total / n)
+* engine-batch    the same, all seeds of a width in one call (time per trajectory = total / n,
+                  so compare it with the *mean* time of engine-single, not the median)
 * lsoda, bdf      scipy.integrate.solve_ivp with the same tolerances, gradient and Hessian (as
                   ``jac``) from torch.func (EmpiricalLoss(analytic=False)), terminal events at
                   gradnorm <= 1e-10 and at maxnorm, wall time capped (``--cap``; then not certified)
@@ -125,7 +126,8 @@ def summary(rows: list[tuple[float, bool, float]]) -> str:
     share = sum(r[1] for r in rows) / len(rows)
     gs = [r[2] for r in rows if r[1] and np.isfinite(r[2]) and r[2] <= GTOL]
     gmed = f"{statistics.median(gs):.1e}" if gs else "-"
-    return f"{statistics.median(times):9.3f} s  {100 * share:5.0f} %  {gmed:>8}"
+    return (f"{statistics.median(times):9.3f} s  {statistics.fmean(times):9.3f} s  "
+            f"{100 * share:5.0f} %  {gmed:>8}")
 
 
 def main() -> None:
@@ -143,7 +145,8 @@ def main() -> None:
     torch.set_num_threads(1)
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"1 thread; widths {args.widths}, {args.seeds} seeds, scipy cap {args.cap} s")
-    print("width  method          median time/traj  certified  median gradnorm (certified)")
+    print("width  method          median time/traj  mean time/traj  certified  median gradnorm "
+          "(certified)")
     seeds = list(range(args.seeds))
     for width in args.widths:
         prob = problem(width)

@@ -146,3 +146,26 @@ def test_loss_levels_channel_hits_maxnorm():
         if r.stopped_by == "maxnorm":
             assert r.weightnorm >= 50.0 and r.polish_stopped_by == "skipped"
         assert r.snap_count >= 2 and np.all(np.diff(r.snapshots["t"]) > 0)
+
+
+def test_chunked_derivatives_equal_the_whole_batch(monkeypatch):
+    """Large batches are evaluated in cache-sized chunks of thetas: same values as one piece."""
+    from landscape_hpc.models import loss as loss_module
+    prob = loss_levels(3, n=400)
+    obj = prob.objective
+    theta = torch.stack([prob.initial_theta(s) for s in range(5)])
+    whole = obj.evaluate(theta, 2)
+    monkeypatch.setattr(loss_module, "CHUNK_ELEMENTS", 2 * 400 * 3)  # chunks of 2 thetas
+    chunked = obj.evaluate(theta, 2)
+    for a, b in zip(whole, chunked):
+        assert a.shape == b.shape
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+    for i in range(5):
+        torch.testing.assert_close(obj.evaluate(theta[i], 2)[2], whole[2][i], rtol=1e-12, atol=1e-14)
+
+
+def test_first_stopping_rule_wins():
+    obj, _ = teacher_problem()
+    spec = DynamicsSpec(stop={"maxsteps": 1, "maxT": 1e-12}, polish=None)
+    assert integrate(obj, initial_theta(obj.net, InitSpec(), seed=0),
+                     spec).records[0].stopped_by == "maxsteps"

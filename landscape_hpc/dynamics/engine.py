@@ -112,8 +112,9 @@ def integrate(problem: Problem | Objective, theta0: Tensor | None = None,
         state.since_best[a] = torch.where(better, 0, state.since_best[a] + 1)
         _grid_snapshots(state, a, grid, sp.snapshots.theta)
         state.wall[idx] += time.perf_counter() - t0
-        state.code[idx] = check(state, idx, lim, obj.maxnorm, adaptive)
-        _final_snapshots(state, idx[state.code[idx] != 0], sp.snapshots.theta)
+        codes = check(state, idx, lim, obj.maxnorm, adaptive)
+        state.code[idx] = codes
+        _final_snapshots(state, idx[codes != 0], sp.snapshots.theta)
     return Run(state, _records(obj, state, sp))
 
 
@@ -244,6 +245,8 @@ _STEPS = {"flow": _flow, "flow_explicit": _flow_explicit, "gd": _discrete, "adam
 
 # ---- snapshots --------------------------------------------------------------------------------
 def _snapshot(s: TrajectoryState, rows: Tensor, with_theta: bool) -> None:
+    if len(rows) == 0:
+        return
     rows = rows[s.snap_count[rows] < s.snap_t.shape[1]]
     k = s.snap_count[rows]
     s.snap_t[rows, k] = s.t[rows]
@@ -261,12 +264,16 @@ def _grid_snapshots(s: TrajectoryState, rows: Tensor, grid: Tensor, with_theta: 
         return
     nxt = s.next_snap[rows]
     due = (nxt < len(grid)) & (s.t[rows] >= grid[nxt.clamp_max(len(grid) - 1)])
+    if not bool(due.any()):
+        return
     rows = rows[due]
     _snapshot(s, rows, with_theta)
     s.next_snap[rows] = torch.searchsorted(grid, s.t[rows], right=True)
 
 
 def _final_snapshots(s: TrajectoryState, rows: Tensor, with_theta: bool) -> None:
+    if len(rows) == 0:
+        return
     last = s.snap_step[rows, (s.snap_count[rows] - 1).clamp_min(0)]
     _snapshot(s, rows[last != s.steps[rows]], with_theta)
 

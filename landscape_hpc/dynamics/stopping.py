@@ -65,7 +65,7 @@ def check(state: TrajectoryState, idx: Tensor, lim: Limits, maxnorm: float,
         ("maxtime", s.wall[idx] >= lim.maxtime[idx]),
         ("min_step", (s.h[idx] < MIN_STEP) if adaptive else torch.zeros_like(gnorm, dtype=torch.bool)),
     ]
-    out = torch.zeros(len(idx), dtype=torch.int64)
-    for name, hit in reversed(rules):
-        out = torch.where(hit, STOP_REASONS.index(name), out)
-    return out
+    hits = torch.stack([hit for _, hit in rules])            # (rules, n)
+    first = hits.to(torch.uint8).argmax(0)                    # the first rule that holds
+    codes = torch.tensor([STOP_REASONS.index(name) for name, _ in rules], dtype=torch.int64)
+    return torch.where(hits.any(0), codes[first], 0)

@@ -13,6 +13,7 @@ J^T J is one batched matrix product, which is where the time goes for the papers
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -38,87 +39,113 @@ class Inputs:
         return cls(x, x.T.contiguous(), xt, xt.T.contiguous())
 
 
+_INDEX_CACHE: "weakref.WeakKeyDictionary[Network, tuple]" = weakref.WeakKeyDictionary()
+
+
 def _indices(net: Network) -> tuple[Tensor, Tensor | None]:
     """theta positions of u_i = (w_i, b_i), shape (r, d~), and of A, shape (K, r) or None."""
-    r, d = net.spec.widths[0], net.input_dim
-    w = torch.arange(net.slice("w").start, net.slice("w").stop).reshape(r, d)
-    if net.has("b"):
-        w = torch.cat([w, torch.arange(net.slice("b").start, net.slice("b").stop)[:, None]], 1)
-    a = None
-    if net.fixed_a is None:
-        a = torch.arange(net.slice("a").start, net.slice("a").stop).reshape(net.output_dim, r)
-    return w, a
+    return _layout(net)[:2]
+
+
+def _layout(net: Network) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None, Tensor | None]:
+    """:func:`_indices`, and the flat positions in the (P, P) Hessian of its S blocks, made
+    once per network."""
+    got = _INDEX_CACHE.get(net)
+    if got is None:
+        r, d = net.spec.widths[0], net.input_dim
+        w = torch.arange(net.slice("w").start, net.slice("w").stop).reshape(r, d)
+        if net.has("b"):
+            w = torch.cat([w, torch.arange(net.slice("b").start, net.slice("b").stop)[:, None]], 1)
+        a = None
+        if net.fixed_a is None:
+            a = torch.arange(net.slice("a").start, net.slice("a").stop).reshape(net.output_dim, r)
+        P = net.num_params
+        # flat positions in the (P, P) Hessian of the S blocks: [u_i, u_i], [u_i, A_ki], [A_ki, u_i]
+        uu = (w[:, :, None] * P + w[:, None, :]).flatten()
+        ua = au = None
+        if a is not None:
+            ua = (w[None, :, :] * P + a[:, :, None]).flatten()   # rows A_ki, columns u_i: (K, r, d~)
+            au = (a[:, :, None] * P + w[None, :, :]).flatten()
+        got = (w, a, uu, ua, au)
+        _INDEX_CACHE[net] = got
+    return got
 
 
 def derivatives(net: Network, inputs: Inputs, y: Tensor, nu: float, theta: Tensor,
                 order: int) -> tuple[Tensor, ...]:
-    """(L,), (L, g) or (L, g, H) for theta of shape (P,) or (B, P)."""
-    x = inputs.x
+    """(L,), (L, g) or (L, g, H) for theta of shape (P,) or (B, P).
+
+    Everything over the samples is laid out (B, r, N) (samples innermost, contiguous), so that the
+    elementwise products run over long rows and the sums over samples are matrix products."""
     batched = theta.dim() == 2
     t = theta if batched else theta.unsqueeze(0)
     B, P = t.shape
     N, K = y.shape
     has_b, has_a, has_c = net.has("b"), net.fixed_a is None, net.has("c")
 
-    A = net.readout(t)                                     # (B, K, r)
-    z = torch.matmul(x, net.view(t, "w").transpose(-1, -2))  # (B, N, r)
+    A = net.readout(t)                                      # (B, K, r)
+    AT = A.transpose(-1, -2)                                # (B, r, K)
+    z = torch.matmul(net.view(t, "w"), inputs.xT)           # (B, r, N)
     if has_b:
-        z = z + net.view(t, "b").unsqueeze(1)
+        z = z + net.view(t, "b").unsqueeze(-1)
     sig = net.activation.derivatives(z, min(order, 2))
     h = sig[0]
-    f = torch.matmul(h, A.transpose(-1, -2))               # (B, N, K)
+    f = torch.matmul(A, h)                                  # (B, K, N)
     if has_c:
-        f = f + net.view(t, "c").unsqueeze(1)
-    e = f - y
+        f = f + net.view(t, "c").unsqueeze(-1)
+    e = f - y.T                                             # (B, K, N)
     out = [nu * (e * e).sum((-2, -1))]
 
     if order >= 1:
         h1 = sig[1]
-        eA = torch.matmul(e, A)                            # (B, N, r): sum_k e_nk A_ki
+        eA = AT * e if K == 1 else torch.matmul(AT, e)     # (B, r, N): sum_k e_nk A_ki
         dz = eA * h1
-        parts = {"w1": torch.matmul(dz.transpose(-1, -2), x)}
+        parts = {"w1": torch.matmul(dz, inputs.x)}          # (B, r, d)
         if has_b:
-            parts["b1"] = dz.sum(1)
+            parts["b1"] = dz.sum(-1)
         if has_a:
-            parts["a"] = torch.matmul(e.transpose(-1, -2), h)
+            parts["a"] = torch.matmul(e, h.transpose(-1, -2))  # (B, K, r)
         if has_c:
-            parts["c"] = e.sum(1)
+            parts["c"] = e.sum(-1)
         g = torch.cat([parts[n].reshape(B, -1) for n in net.blocks], -1)
         out.append(2 * nu * g)
 
     if order >= 2:
-        out.append(2 * nu * _hessian(net, inputs, e, A, h, h1, eA * sig[2]))
+        out.append(2 * nu * _hessian(net, inputs, e, AT, h, h1, eA * sig[2]))
 
     return tuple(out) if batched else tuple(o[0] for o in out)
 
 
-def _hessian(net: Network, inputs: Inputs, e: Tensor, A: Tensor, h: Tensor, h1: Tensor,
+def _hessian(net: Network, inputs: Inputs, e: Tensor, AT: Tensor, h: Tensor, h1: Tensor,
              q: Tensor) -> Tensor:
-    """J^T J + S (without the factor 2 nu); q = (e A) * sigma'' weighs S[u_i, u_i].
+    """J^T J + S (without the factor 2 nu); e is (B, K, N), AT = A^T (B, r, K), h, h1 and
+    q = (e A) * sigma'' (which weighs S[u_i, u_i]) are (B, r, N).
 
     J^T is filled block by block into one (B, P, N K) tensor with the samples innermost, so that
     every elementwise product runs over long contiguous rows; J^T J is then one batched product.
     """
-    B, N, K = e.shape
-    r, d = h.shape[-1], inputs.x.shape[1]
+    B, K, N = e.shape
+    r, d = h.shape[1], inputs.x.shape[1]
+    P = net.num_params
     has_b, has_a, has_c = net.has("b"), net.fixed_a is None, net.has("c")
-    JT = torch.empty(B, net.num_params, N * K, dtype=e.dtype)
-    Ah1 = A.transpose(1, 2).unsqueeze(2) * h1.transpose(1, 2).unsqueeze(3)  # (B, r, N, K)
+    JT = torch.empty(B, P, N * K, dtype=e.dtype)
     if K == 1:  # keep the samples as the innermost, contiguous dimension
-        torch.mul(Ah1.view(B, r, 1, N), inputs.xT, out=JT[:, :r * d].view(B, r, d, N))
+        Ah1 = AT * h1                                                   # (B, r, N)
+        torch.mul(Ah1.unsqueeze(2), inputs.xT, out=JT[:, :r * d].view(B, r, d, N))
     else:
+        Ah1 = h1.unsqueeze(-1) * AT.unsqueeze(2)                        # (B, r, N, K)
         torch.mul(Ah1.unsqueeze(2), inputs.xT.unsqueeze(-1),
-                  out=JT[:, :r * d].view(B, r, d, N, K))              # rows of w
+                  out=JT[:, :r * d].view(B, r, d, N, K))                # rows of w
     o = r * d
     if has_b:
-        JT[:, o:o + r].view(B, r, N, K).copy_(Ah1)
+        JT[:, o:o + r].view(B, r, N, K).copy_(Ah1.view(B, r, N, K))
         o += r
     if has_a:
         block = JT[:, o:o + K * r].view(B, K, r, N, K)
         if K > 1:
             block.zero_()
         for k in range(K):
-            block[:, k, :, :, k].copy_(h.transpose(1, 2))
+            block[:, k, :, :, k].copy_(h)
         o += K * r
     if has_c:
         block = JT[:, o:o + K].view(B, K, N, K)
@@ -127,12 +154,13 @@ def _hessian(net: Network, inputs: Inputs, e: Tensor, A: Tensor, h: Tensor, h1: 
             block[:, k, :, k] = 1.0
     H = torch.matmul(JT, JT.transpose(-1, -2))
 
-    iu, ia = _indices(net)
-    qx = q.transpose(1, 2).contiguous().unsqueeze(2) * inputs.xtT       # (B, r, d~, N)
-    H[:, iu[:, :, None], iu[:, None, :]] += torch.matmul(qx, inputs.xt)  # S[u_i, u_i]
+    _, _, uu, ua, au = _layout(net)
+    Hf = H.view(B, P * P)
+    s_uu = torch.matmul(q.unsqueeze(2) * inputs.xtT, inputs.xt)         # (B, r, d~, d~)
+    Hf.index_add_(1, uu, s_uu.reshape(B, -1))                           # S[u_i, u_i]
     if has_a:
-        eh = e * h1 if K == 1 else (e.unsqueeze(-1) * h1.unsqueeze(-2)).reshape(B, N, K * r)
-        s_ua = torch.matmul(eh.transpose(-1, -2), inputs.xt).reshape(B, K, r, -1)  # (B, K, r, d~)
-        H[:, iu[None, :, :], ia[:, :, None]] += s_ua
-        H[:, ia[:, :, None], iu[None, :, :]] += s_ua
+        eh = e * h1 if K == 1 else (e.unsqueeze(2) * h1.unsqueeze(1)).reshape(B, K * r, N)
+        s_ua = torch.matmul(eh, inputs.xt).reshape(B, -1)               # (B, K, r, d~)
+        Hf.index_add_(1, ua, s_ua)
+        Hf.index_add_(1, au, s_ua)
     return H
