@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from landscape_hpc.dynamics import DynamicsSpec, TrajectoryState, integrate
+from landscape_hpc.dynamics import POLISH_REASONS, DynamicsSpec, TrajectoryState, integrate
 from landscape_hpc.dynamics.polish import polish
 from landscape_hpc.dynamics.spec import PolishSpec
 from landscape_hpc.models.init import InitSpec, initial_theta
@@ -81,6 +81,10 @@ def test_polish_keeps_a_split_saddle_critical():
     assert obj2.gradient(theta[0]).abs().max() <= 1e-12
     assert obj2.loss(theta[0]) == pytest.approx(rec.loss, rel=1e-9)  # stayed on the saddle line
     assert (theta[0] - theta_s).abs().max() < 1e-3
+    theta, code, steps, _ = polish(obj2, start[None], PolishSpec(gtol=0, maxtime=1e-9),
+                                   torch.tensor([True]))
+    assert POLISH_REASONS[code.item()] == "maxtime" and steps.item() <= 1
+    assert torch.equal(theta[0], start)                # stopped before its first step
 
 
 @pytest.mark.parametrize("method", ["flow", "flow_explicit", "adam", "sgd"])

@@ -5,10 +5,13 @@ With the Hessian H = V diag(l) V^T (batched eigh), a trial step is
 otherwise lam *= 100.  Being a root finder for the gradient rather than a minimiser, it converges
 to the nearest critical point of any index, and the damping keeps it sane on singular Hessians
 (saddle lines).  lam is relative to max l^2.  Stop reasons: gtol (gradient infinity-norm <= gtol),
-maxsteps, stalled (lam grew past 1e12: no decrease is found any more), nonfinite.
+maxsteps, maxtime (the batch's polish ran ``maxtime`` seconds), stalled (lam grew past 1e12: no
+decrease is found any more), nonfinite.
 """
 
 from __future__ import annotations
+
+import time
 
 import torch
 
@@ -35,6 +38,7 @@ def polish(obj: Objective, theta: Tensor, spec: PolishSpec, todo: Tensor
     if len(idx) == 0:
         return theta, reason, steps, evals
     reason[idx] = 0
+    start = time.perf_counter()
     x = theta[idx]
     _, g, H = obj.evaluate(x, 2)
     evals[idx] += 1
@@ -46,6 +50,8 @@ def polish(obj: Objective, theta: Tensor, spec: PolishSpec, todo: Tensor
         new[(new == 0) & (steps[idx] >= spec.maxsteps)] = POLISH_REASONS.index("maxsteps")
         new[(new == 0) & (lam > LAM_MAX)] = POLISH_REASONS.index("stalled")
         new[(new == 0) & finite & (g.abs().amax(-1) <= spec.gtol)] = POLISH_REASONS.index("gtol")
+        if time.perf_counter() - start >= spec.maxtime:
+            new[new == 0] = POLISH_REASONS.index("maxtime")
         done = new != 0
         if done.any():
             theta[idx[done]] = x[done]

@@ -19,7 +19,7 @@ Tensor = torch.Tensor
 STOP_REASONS = ("", "nonfinite", "maxnorm", "min_gradnorm", "min_loss", "patience", "maxsteps",
                 "maxT", "maxtime", "min_step")
 #: why the polish stopped
-POLISH_REASONS = ("", "gtol", "maxsteps", "stalled", "nonfinite", "skipped", "off")
+POLISH_REASONS = ("", "gtol", "maxsteps", "stalled", "nonfinite", "skipped", "off", "maxtime")
 
 
 def code(reason: str) -> int:

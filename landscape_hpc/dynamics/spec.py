@@ -8,7 +8,7 @@ In YAML (the ``dynamics`` of a sweep task)::
     eta: 1.0e-3             # step size of gd, adam, sgd
     batch_size: 32          # sgd only
     stop: {maxtime: 3600, maxsteps: 1.0e9, patience: 1.0e6, min_loss: 0, min_gradnorm: 1.0e-12}
-    polish: {method: newton, gtol: 1.0e-13, maxsteps: 200}      # or polish: null
+    polish: {method: newton, gtol: 1.0e-13, maxsteps: 200, maxtime: .inf}   # or polish: null
     snapshots: {per_decade: 4, tmin: 1.0e-3, decades: 16, theta: true}
 
 Time ``t`` is the gradient-flow time; for gd, adam and sgd it is ``eta * steps``.
@@ -46,6 +46,7 @@ class PolishSpec(_Spec):
     method: Literal["newton"] = "newton"
     gtol: float = Field(default=1e-13, ge=0, description="gradient infinity-norm to reach")
     maxsteps: int = Field(default=200, ge=0)
+    maxtime: float = Field(default=math.inf, gt=0, description="wall-time limit in seconds")
 
 
 class SnapshotSpec(_Spec):
