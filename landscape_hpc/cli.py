@@ -65,45 +65,35 @@ def _state(obj, theta) -> dict:
 def inspect(
     problem: Path = typer.Argument(..., help="Problem YAML file (net, target, inputs, loss, init)."),
     seed: int = typer.Option(0, help="Seed of the initial point."),
-    polish: bool = typer.Option(True, help="Run trust-region Newton (exact Hessian) to a "
-                                           "critical point."),
-    gtol: float = typer.Option(1e-12, help="Gradient infinity-norm at which Newton stops."),
-    max_steps: int = typer.Option(10_000, help="Newton step limit."),
+    dynamics: Path = typer.Option(None, help="Dynamics YAML file (method, tolerances, stop, "
+                                             "polish; default: the defaults of a sweep task)."),
+    run: bool = typer.Option(True, help="Integrate the dynamics from theta_0 (as a sweep task "
+                                        "does) and show the end point."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
-    """Build a problem, evaluate loss, gradient and Hessian at theta_0, optionally polish."""
-    import numpy as np
-    import scipy.optimize
+    """Build a problem, evaluate loss, gradient and Hessian at theta_0, and run one trajectory."""
     import torch
 
+    from .dynamics import DynamicsSpec, integrate
     from .problem import ProblemSpec, build_problem
 
     torch.set_num_threads(1)
     try:
-        spec = load(ProblemSpec, problem)
-        prob = build_problem(spec)
+        prob = build_problem(load(ProblemSpec, problem))
+        spec = load(DynamicsSpec, dynamics) if dynamics else DynamicsSpec()
     except (ConfigError, ValueError) as err:
         fail(str(err))
     obj = prob.objective
     theta = prob.initial_theta(seed)
     rows = {"initial": _state(obj, theta)}
-    stopped_by = None
-    if polish:
-        t = torch.from_numpy
-        result = scipy.optimize.minimize(
-            lambda v: obj.value(t(v)).item(), theta.numpy(),
-            jac=lambda v: obj.gradient(t(v)).numpy(), hess=lambda v: obj.hessian(t(v)).numpy(),
-            method="trust-exact", options={"gtol": gtol, "maxiter": max_steps})
-        theta = t(np.asarray(result.x))
+    out = {"problem": str(problem), "seed": seed, "net": repr(prob.net)}
+    if run:
+        rec = integrate(prob, theta, spec).records[0]
+        theta = torch.from_numpy(rec.theta)
         rows["final"] = _state(obj, theta)
-        if rows["final"]["weightnorm"] >= obj.maxnorm:
-            stopped_by = "maxnorm (left along a channel to infinity?)"
-        elif rows["final"]["gradnorm_inf"] <= gtol:
-            stopped_by = "gradnorm"
-        else:
-            stopped_by = f"newton: {result.message}"
-    out = {"problem": str(problem), "seed": seed, "net": repr(prob.net), **rows,
-           "stopped_by": stopped_by, "theta": theta.tolist()}
+        out.update(stopped_by=rec.stopped_by, polish_stopped_by=rec.polish_stopped_by,
+                   t=rec.t, steps=rec.steps, wall_time=rec.wall_time)
+    out.update(rows, theta=theta.tolist())
     if as_json:
         print(json.dumps(out, indent=2))
         return
@@ -114,8 +104,10 @@ def inspect(
     for key in rows["initial"]:
         table.add_row(key, *(_fmt(r[key]) for r in rows.values()))
     console.print(table)
-    if stopped_by:
-        console.print(f"stopped by: {stopped_by}")
+    if run:
+        console.print(f"stopped by {out['stopped_by']} at t = {out['t']:.4g} after "
+                      f"{out['steps']} steps, polish: {out['polish_stopped_by']}, "
+                      f"{out['wall_time']:.3g} s")
 
 
 def _fmt(v: float | int) -> str:

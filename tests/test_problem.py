@@ -70,13 +70,22 @@ def run_cli(*args):
                           capture_output=True, text=True, timeout=300)
 
 
-def test_cli_inspect_polishes_to_a_certified_end_point():
+def test_cli_inspect_runs_the_engine_to_a_certified_end_point(tmp_path):
     r = run_cli("inspect", "examples/problem.yaml", "--seed", "1", "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     final = out["final"]
     assert final["loss"] < out["initial"]["loss"]
-    assert out["stopped_by"].startswith("maxnorm") or final["gradnorm_inf"] <= 1e-12
+    assert out["stopped_by"] == "maxnorm" or (out["polish_stopped_by"] == "gtol"
+                                              and final["gradnorm_inf"] <= 1e-13)
+    spec = tmp_path / "gd.yaml"
+    spec.write_text("method: gd\neta: 0.01\nstop: {maxsteps: 5}\npolish: null\n")
+    r = run_cli("inspect", "examples/problem.yaml", "--dynamics", str(spec), "--json")
+    out = json.loads(r.stdout)
+    assert (out["stopped_by"], out["polish_stopped_by"], out["steps"]) == ("maxsteps", "off", 5)
+    spec.write_text("method: newton\n")
+    r = run_cli("inspect", "examples/problem.yaml", "--dynamics", str(spec))
+    assert r.returncode == 2 and str(spec) in r.stderr and "method" in r.stderr
 
 
 def test_cli_bad_input_exits_2_and_names_the_key(tmp_path):
