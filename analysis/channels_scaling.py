@@ -32,8 +32,9 @@ def configurations(df: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
 def main() -> None:
     args = arguments(__doc__)
     ds = channel_results(args.store)
-    axes = [a for a in ds.attrs["axes"] if a != "target.seed"]
-    df = task_table(ds, ["is_channel", "min_cosine_distance", "pair_output_weight"])
+    df = task_table(ds, ["is_channel", "min_cosine_distance", "pair_output_weight"], 0.0)
+    axes = [a for a in ds.attrs["axes"] if a != "target.seed"]       # label by what varies
+    axes = [a for a in axes if df[a].astype(str).nunique() > 1] or axes
     df["is_channel"] = df["is_channel"].astype(bool)
     table = configurations(df, axes)
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, max(4.0, 0.3 * len(table) + 1.5)))
