@@ -93,12 +93,14 @@ def test_scancelled_array_element_is_resumed_without_rerunning_done_units(slurm,
 
 
 def test_time_limit_requeues_from_checkpoint(slurm, tmp_path):
-    """A 1-minute job with a unit of ~a minute: submitit's signal 30 s before the limit requeues
-    it, the requeued job continues from the checkpoint; records equal an uninterrupted run."""
+    """A 2-minute job with a unit of ~2 minutes: submitit's signal 45 s before the limit requeues
+    it, the requeued job continues from the checkpoint; records equal an uninterrupted run.
+    SLURM may send the signal up to 60 s early (sbatch --signal), so it is due 75 s in: never
+    before the job has installed its handler."""
     path, ref = tmp_path / "timeout.zarr", tmp_path / "ref.zarr"
     profile = tmp_path / "short.yaml"
-    profile.write_text("partition: debug\ntime: 1\nmemory: 1G\ncheckpoint_every: 5\n"
-                       "signal_delay: 30\n")
+    profile.write_text("partition: debug\ntime: 2\nmemory: 1G\ncheckpoint_every: 5\n"
+                       "signal_delay: 45\n")
     r = cli("submit", SLOW, "--scale", "long", "--store", path, "--profile", profile)
     assert r.returncode == 0, r.stderr
     array = open_store(path).meta["jobs"][0]["job_id"]

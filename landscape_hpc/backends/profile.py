@@ -12,6 +12,7 @@
     setup: ["source /path/to/venv/bin/activate"]  # shell lines before the worker starts
     checkpoint_every: 60   # seconds between trajectory checkpoints
     signal_delay: 60       # seconds before the time limit at which submitit checkpoints and requeues
+                           # (SLURM may signal up to 60 s early: keep time - signal_delay > 1 min)
     interface: null        # network interface of the dask scheduler (lo in tests)
 
 A profile is named (``--profile local`` reads ``slurm/profiles/local.yaml``) or given as a path.
