@@ -9,6 +9,7 @@ maxnorm reached (a channel).  Methods, all with one torch thread, float64:
                   one trajectory per call
 * engine-batch    the same, all seeds of a width in one call (time per trajectory = total / n,
                   so compare it with the *mean* time of engine-single, not the median)
+* engine-rodas    engine-single with method flow_rodas (Rodas4, order 4) instead of ode23s
 * lsoda, bdf      scipy.integrate.solve_ivp with the same tolerances, gradient and Hessian (as
                   ``jac``) from torch.func (EmpiricalLoss(analytic=False)), terminal events at
                   gradnorm <= 1e-10 and at maxnorm, wall time capped (``--cap``; then not certified)
@@ -17,6 +18,10 @@ maxnorm reached (a channel).  Methods, all with one torch thread, float64:
 The batching lever is for many small trajectories, where Python overhead per step dominates: a
 second table runs engine-single and engine-batch on the same problem with 100 grid inputs and
 ``--small-seeds`` seeds per width.
+
+The process's malloc thresholds are set first (``landscape_hpc.dynamics.allocator``, as
+``integrate`` does), so the baselines' torch evaluations run on the same allocator as the engine;
+``LANDSCAPE_HPC_MALLOC=default`` leaves glibc's defaults for all.
 
 Usage: python benchmarks/trajectory.py [--quick] [--widths 1 2 3 4 5] [--seeds 20] [--cap 60]
 """
@@ -34,6 +39,7 @@ import scipy.optimize
 import torch
 
 from landscape_hpc.dynamics import DynamicsSpec, integrate
+from landscape_hpc.dynamics.allocator import tune_allocator
 from landscape_hpc.models.loss import EmpiricalLoss
 from landscape_hpc.models.objective import weightnorm
 from landscape_hpc.problem import build_problem
@@ -51,8 +57,9 @@ def certified(gradnorm: float, wn: float) -> bool:
     return gradnorm <= GTOL or wn >= MAXNORM
 
 
-def engine(prob, seeds: list[int], batched: bool) -> list[tuple[float, bool, float]]:
-    spec = DynamicsSpec(stop={"min_gradnorm": GTOL}, polish={"gtol": GTOL})
+def engine(prob, seeds: list[int], batched: bool, method: str = "flow"
+           ) -> list[tuple[float, bool, float]]:
+    spec = DynamicsSpec(method=method, stop={"min_gradnorm": GTOL}, polish={"gtol": GTOL})
     groups = [seeds] if batched else [[s] for s in seeds]
     out = []
     for group in groups:
@@ -143,8 +150,9 @@ def main() -> None:
     if args.quick:
         args.widths, args.seeds, args.cap, args.small_seeds = [2, 4], 4, 20.0, 32
     torch.set_num_threads(1)
+    tuned = tune_allocator()
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"1 thread; widths {args.widths}, {args.seeds} seeds, scipy cap {args.cap} s")
+          f"malloc thresholds {'set' if tuned else 'default'}, 1 thread; widths {args.widths}, {args.seeds} seeds, scipy cap {args.cap} s")
     print("width  method          median time/traj  mean time/traj  certified  median gradnorm "
           "(certified)")
     seeds = list(range(args.seeds))
@@ -153,6 +161,7 @@ def main() -> None:
         runs = {
             "engine-single": lambda: engine(prob, seeds, False),
             "engine-batch": lambda: engine(prob, seeds, True),
+            "engine-rodas": lambda: engine(prob, seeds, False, "flow_rodas"),
             "lsoda": lambda: [scipy_flow(prob, s, "LSODA", args.cap) for s in seeds],
             "bdf": lambda: [scipy_flow(prob, s, "BDF", args.cap) for s in seeds],
             "adam+bfgs": lambda: [adam_bfgs(prob, s) for s in seeds],

@@ -113,3 +113,17 @@ def test_wrong_theta_length_is_refused():
     obj = make_loss("relu", (3,), False)
     with pytest.raises(ValueError, match="expected 12"):
         obj.loss(torch.zeros(11))
+
+
+def test_barrier_work_is_skipped_below_maxnorm_with_identical_results():
+    obj = make_loss("g", (3,), False, maxnorm=0.3)
+    theta = initial_theta(obj.net, InitSpec(kind="normal"), seed=5)
+    below, above = theta * 0.1, theta * 10
+    assert weightnorm(below) < 0.3 < weightnorm(above)
+    batch = torch.stack([below, above])
+    for x in (below, above, batch):
+        got = obj.evaluate(x, 2)
+        full = tuple(a + r for a, r in zip(obj.derivatives(x, 2), barrier(x, 0.3, 2)))
+        assert all(torch.equal(a, b) for a, b in zip(got, full))
+    assert all(torch.equal(a, b) for a, b in zip(obj.evaluate(below, 2),
+                                                 obj.evaluate(below, 2, with_barrier=False)))

@@ -59,6 +59,8 @@ THETA0 = torch.tensor([2.0, 1.0, -1.0, 0.5], dtype=torch.float64)
 
 
 @pytest.mark.parametrize("method,reltol,abstol", [("flow", 1e-3, 1e-6), ("flow", 1e-6, 1e-9),
+                                                  ("flow_rodas", 1e-3, 1e-6),
+                                                  ("flow_rodas", 1e-6, 1e-9),
                                                   ("flow_explicit", 1e-6, 1e-9)])
 def test_quadratic_flow_matches_exact_solution(method, reltol, abstol):
     obj = stiff_quadratic()
@@ -75,9 +77,10 @@ def test_quadratic_flow_matches_exact_solution(method, reltol, abstol):
     assert rec.stopped_by == "maxT" and rec.polish_stopped_by == "off"
 
 
-def test_stiff_flow_reaches_the_minimum_in_few_steps():
+@pytest.mark.parametrize("method", ["flow", "flow_rodas"])
+def test_stiff_flow_reaches_the_minimum_in_few_steps(method):
     obj = stiff_quadratic()
-    rec = integrate(obj, THETA0, DynamicsSpec(polish=None)).records[0]
+    rec = integrate(obj, THETA0, DynamicsSpec(method=method, polish=None)).records[0]
     assert rec.stopped_by == "min_gradnorm" and rec.gradnorm <= 1e-12
     assert rec.steps < 200
     np.testing.assert_allclose(rec.theta, obj.c.numpy(), atol=1e-12)
@@ -154,3 +157,28 @@ def test_spec_validation():
     with pytest.raises(ValueError, match="'method' must be the same"):
         integrate(stiff_quadratic(), torch.zeros(2, 4),
                   [DynamicsSpec(), DynamicsSpec(method="gd")])
+
+
+def test_rodas_is_fourth_order_with_a_fourth_order_local_error_estimate():
+    """Fixed steps of Rodas4 on the nonlinear flow theta' = -(theta^3 + A theta): the global error
+    falls as h^4, and the error estimate of one step (the local error of the embedded order-3
+    solution) as h^4."""
+    from landscape_hpc.dynamics import rosenbrock as R
+    A = torch.tensor([[2.0, 0.5, 0.0], [0.5, 1.0, 0.3], [0.0, 0.3, 5.0]], dtype=torch.float64)
+    y0 = torch.tensor([[1.0, -0.5, 0.8]], dtype=torch.float64)
+
+    def grad(y):
+        return y**3 + y @ A
+
+    def run(n, steps=None):
+        y, h = y0, torch.full((1,), 1.0 / n, dtype=torch.float64)
+        for _ in range(n if steps is None else steps):
+            lu = R.rodas_factor(torch.diag_embed(3 * y**2) + A, h)
+            y, err = R.rodas_step(y, -grad(y), lu, h, lambda z: -grad(z))
+        return y, float(err.abs().max())
+
+    ref, _ = run(2000)
+    errs = [float((run(n)[0] - ref).abs().max()) for n in (10, 20, 40)]
+    assert 12 < errs[0] / errs[1] < 20 and 12 < errs[1] / errs[2] < 20
+    est = [run(n, steps=1)[1] for n in (40, 80, 160)]
+    assert 11 < est[0] / est[1] < 20 and 11 < est[1] / est[2] < 20

@@ -87,7 +87,7 @@ def test_polish_keeps_a_split_saddle_critical():
     assert torch.equal(theta[0], start)                # stopped before its first step
 
 
-@pytest.mark.parametrize("method", ["flow", "flow_explicit", "adam", "sgd"])
+@pytest.mark.parametrize("method", ["flow", "flow_rodas", "flow_explicit", "adam", "sgd"])
 def test_checkpoint_continue_is_bit_identical(method):
     prob = loss_levels(3)
     kw = {"batch_size": 50} if method == "sgd" else {}
@@ -105,19 +105,22 @@ def test_checkpoint_continue_is_bit_identical(method):
     same_records(whole.records, run.records)
 
 
-def test_same_config_is_bit_identical():
+@pytest.mark.parametrize("method", ["flow", "flow_rodas"])
+def test_same_config_is_bit_identical(method):
     prob = loss_levels(3)
-    spec = DynamicsSpec(stop={"maxsteps": 80})
+    spec = DynamicsSpec(method=method, stop={"maxsteps": 80})
     same_records(integrate(prob, None, spec, seeds=[4, 5]).records,
                  integrate(prob, None, spec, seeds=[4, 5]).records)
 
 
-def test_batch_equals_single_runs():
+@pytest.mark.parametrize("method", ["flow", "flow_rodas"])
+def test_batch_equals_single_runs(method):
     """Equal end points to tolerance; see the engine's docstring on bit-identity."""
     obj, _ = teacher_problem(width=2, student=2)
     seeds = [1, 2, 6, 7]  # 6 ends in a local minimum; 0 would leave along a channel
     theta0 = torch.stack([initial_theta(obj.net, InitSpec(), seed=s) for s in seeds])
-    specs = [DynamicsSpec(stop={"min_gradnorm": g}) for g in (1e-12, 1e-10, 1e-12, 1e-9)]
+    specs = [DynamicsSpec(method=method, stop={"min_gradnorm": g})
+             for g in (1e-12, 1e-10, 1e-12, 1e-9)]
     batch = integrate(obj, theta0, specs).records
     for b, s in enumerate(seeds):
         one = integrate(obj, theta0[b], specs[b]).records[0]
@@ -173,3 +176,18 @@ def test_first_stopping_rule_wins():
     spec = DynamicsSpec(stop={"maxsteps": 1, "maxT": 1e-12}, polish=None)
     assert integrate(obj, initial_theta(obj.net, InitSpec(), seed=0),
                      spec).records[0].stopped_by == "maxsteps"
+
+
+def test_allocator_tuning_is_idempotent_and_changes_no_result():
+    from landscape_hpc.dynamics.allocator import tune_allocator
+    first = tune_allocator()
+    assert tune_allocator() is first  # once per process; True on glibc
+    prob = loss_levels(2)
+    spec = DynamicsSpec(stop={"maxsteps": 40})
+    one = integrate(prob, None, spec, seeds=[3]).records
+    obj = prob.objective
+    theta = torch.tensor(one[0].theta)
+    before = obj.evaluate(theta, 2)
+    tune_allocator()
+    assert all(torch.equal(a, b) for a, b in zip(before, obj.evaluate(theta, 2)))
+    same_records(one, integrate(prob, None, spec, seeds=[3]).records)

@@ -6,6 +6,10 @@ dynamics for every running trajectory (adaptive ones accept or reject per trajec
 patience, snapshots, wall time and the stopping rules (:mod:`.stopping`).  When all have stopped,
 the Newton polish (:mod:`.polish`) runs on those not stopped by maxnorm or non-finite values, and
 the records (:class:`.record.TrajectoryRecord`) are built with the final Hessian spectrum.
+``flow`` is ode23s (:mod:`.rosenbrock`, the default), ``flow_rodas`` the order-4 Rodas4 with the
+same controller and tolerances: at equal tolerances several times more accurate along channels,
+and slower per trajectory on the loss-levels problem (benchmarks/RESULTS.md, Trajectories).
+``integrate`` first sets the process's malloc thresholds once (:mod:`.allocator`).
 
 Checkpoint and continue: with ``budget_steps`` or ``budget_time`` the call may return before the
 end, with ``Run.state`` (a :class:`.record.TrajectoryState`, serialisable with ``to_dict``);
@@ -34,6 +38,7 @@ import torch
 from ..models.objective import Objective, weightnorm
 from ..problem import Problem
 from . import explicit, optimizers, rosenbrock
+from .allocator import tune_allocator
 from .polish import polish
 from .record import POLISH_REASONS, STOP_REASONS, TrajectoryRecord, TrajectoryState, code
 from .spec import DynamicsSpec
@@ -71,6 +76,7 @@ def integrate(problem: Problem | Objective, theta0: Tensor | None = None,
     theta0 is None.  The call returns early, with an unfinished ``Run``, after ``budget_steps``
     steps or ``budget_time`` seconds.
     """
+    tune_allocator()
     obj = problem.objective if isinstance(problem, Problem) else problem
     if state is None:
         if theta0 is None:
@@ -137,19 +143,20 @@ def _initial_state(obj: Objective, theta0: Tensor, sp: DynamicsSpec, lim: Limits
     B, P = theta0.shape
     S = sp.snapshots.capacity
     f64, i64 = torch.float64, torch.int64
-    out = obj.evaluate(theta0, 2 if sp.method == "flow" else 1)
+    stiff = sp.method in ("flow", "flow_rodas")
+    out = obj.evaluate(theta0, 2 if stiff else 1)
     value, grad = out[0], out[1]
     if sp.discrete:
         h = lim.eta.clone()
     else:  # initial step as in MATLAB's ode23s / ode45
-        order = rosenbrock.ORDER if sp.method == "flow" else explicit.ORDER
+        order = _ORDERS[sp.method]
         rate = (grad.abs() / (lim.abstol[:, None] + lim.reltol[:, None] * theta0.abs())).amax(-1)
         h = (lim.reltol ** (1 / order) / (1.25 * rate)).nan_to_num(1.0).clamp(1e-10, 1.0)
     nan = lambda *shape: torch.full(shape, math.nan, dtype=f64)  # noqa: E731
     adam = sp.method == "adam"
     s = TrajectoryState(
         theta0=theta0.clone(), theta=theta0.clone(), value=value, grad=grad,
-        hess=out[2] if sp.method == "flow" else None,
+        hess=out[2] if stiff else None,
         t=torch.zeros(B, dtype=f64), h=h, steps=torch.zeros(B, dtype=i64),
         rejected=torch.zeros(B, dtype=i64), evals=torch.ones(B, dtype=i64), best=value.clone(),
         since_best=torch.zeros(B, dtype=i64), code=torch.zeros(B, dtype=i64),
@@ -176,8 +183,23 @@ def _flow(obj: Objective, s: TrajectoryState, idx: Tensor, lim: Limits, sp: Dyna
     vn, gn, Hn = obj.evaluate(yn, 2)
     err = rosenbrock.error(-g0, f1, -gn, k1, k2, lu, h)
     s.evals[idx] += 2
-    acc = _control(s, idx, y, yn, err, vn, gn, lim, rosenbrock.ORDER,
-                   torch.isfinite(Hn).flatten(1).all(-1))
+    return _accept_implicit(s, idx, lim, y, yn, err, (vn, gn, Hn), rosenbrock.ORDER)
+
+
+def _flow_rodas(obj: Objective, s: TrajectoryState, idx: Tensor, lim: Limits,
+                sp: DynamicsSpec) -> Tensor:
+    y, h = s.theta[idx], s.h[idx]
+    lu = rosenbrock.rodas_factor(s.hess[idx], h)
+    yn, err = rosenbrock.rodas_step(y, -s.grad[idx], lu, h, lambda z: -obj.evaluate(z, 1)[1])
+    s.evals[idx] += 6
+    return _accept_implicit(s, idx, lim, y, yn, err, obj.evaluate(yn, 2), rosenbrock.RODAS_ORDER)
+
+
+def _accept_implicit(s: TrajectoryState, idx: Tensor, lim: Limits, y: Tensor, yn: Tensor,
+                     err: Tensor, new: tuple[Tensor, Tensor, Tensor], order: int) -> Tensor:
+    """Step control of a Rosenbrock step to yn with (value, gradient, Hessian) ``new`` there."""
+    vn, gn, Hn = new
+    acc = _control(s, idx, y, yn, err, vn, gn, lim, order, torch.isfinite(Hn).flatten(1).all(-1))
     a = idx[acc]
     s.theta[a], s.value[a], s.grad[a], s.hess[a] = yn[acc], vn[acc], gn[acc], Hn[acc]
     return acc
@@ -239,8 +261,10 @@ def _discrete(obj: Objective, s: TrajectoryState, idx: Tensor, lim: Limits,
     return torch.ones(len(idx), dtype=torch.bool)
 
 
-_STEPS = {"flow": _flow, "flow_explicit": _flow_explicit, "gd": _discrete, "adam": _discrete,
-          "sgd": _discrete}
+_STEPS = {"flow": _flow, "flow_rodas": _flow_rodas, "flow_explicit": _flow_explicit,
+          "gd": _discrete, "adam": _discrete, "sgd": _discrete}
+_ORDERS = {"flow": rosenbrock.ORDER, "flow_rodas": rosenbrock.RODAS_ORDER,
+           "flow_explicit": explicit.ORDER}
 
 
 # ---- snapshots --------------------------------------------------------------------------------

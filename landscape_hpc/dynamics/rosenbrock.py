@@ -49,3 +49,57 @@ def error(f0: Tensor, f1: Tensor, f2: Tensor, k1: Tensor, k2: Tensor, lu: tuple[
     """The embedded error estimate, from F at y_new (f2)."""
     k3 = _solve(lu, f2 - E32 * (k2 - f1) - 2.0 * (k1 - f0))
     return h[:, None] * (k1 - 2.0 * k2 + k3) / 6.0
+
+
+# ---- Rodas4 (Hairer & Wanner, Solving ODEs II, IV.7; method option "flow_rodas") ---------------
+# L-stable, stiffly accurate Rosenbrock method of order 4 with an embedded order-3 solution, in the
+# transformed form of OrdinaryDiffEq.jl's Rodas4 tableau (autonomous case).  With W = I + h g Hess V
+# (one batched LU), stage i solves  k_i = h g W^-1 (F(u_i) + sum_j (C_ij / h) k_j)  at
+# u_i = y + sum_j a_ij k_j; u_5 = y + sum_j a_5j k_j, u_6 = u_5 + k_5 is the embedded (order 3)
+# solution and y_new = u_6 + k_6 the order-4 one, so the error estimate is k_6.  Six evaluations
+# of F per step (the first one is the FSAL value at y), the Hessian once, at y_new.
+RODAS_GAMMA = 0.25
+RODAS_ORDER = 4  # order of the error estimate, for the step-size controller
+RODAS_A = (
+    (),
+    (1.544,),
+    (0.9466785280815826, 0.2557011698983284),
+    (3.314825187068521, 2.896124015972201, 0.9986419139977817),
+    (1.221224509226641, 6.019134481288629, 12.53708332932087, -0.6878860361058950),
+)
+RODAS_C = (
+    (),
+    (-5.6688,),
+    (-2.430093356833875, -0.2063599157091915),
+    (-0.1073529058151375, -9.594562251023355, -20.47028614809616),
+    (7.496443313967647, -10.24680431464352, -33.99990352819905, 11.70890893206160),
+    (8.083246795921522, -7.981132988064893, -31.52159432874371, 16.31930543123136,
+     -6.058818238834054),
+)
+
+
+def rodas_factor(hess: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+    """LU of W = I + h gamma Hess V, batched."""
+    eye = torch.eye(hess.shape[-1], dtype=hess.dtype)
+    return torch.linalg.lu_factor(eye + (h * RODAS_GAMMA)[:, None, None] * hess)
+
+
+def rodas_step(y: Tensor, f0: Tensor, lu: tuple[Tensor, Tensor], h: Tensor, field
+               ) -> tuple[Tensor, Tensor]:
+    """(y_new, error estimate) of one Rodas4 step; ``field(u)`` returns F(u) = -grad V(u) and
+    ``f0`` = F(y)."""
+    hc = h[:, None]
+    hg = hc * RODAS_GAMMA
+    ks: list[Tensor] = []
+    u = y
+    for i in range(6):
+        if i == 0:
+            rhs = f0
+        else:
+            if i < 5:
+                u = y + sum(a * k for a, k in zip(RODAS_A[i], ks))
+            else:
+                u = u + ks[4]  # u_6 = u_5 + k_5
+            rhs = field(u) + sum(c * k for c, k in zip(RODAS_C[i], ks)) / hc
+        ks.append(hg * _solve(lu, rhs))
+    return u + ks[5], ks[5]

@@ -2,7 +2,8 @@
 
 In YAML (the ``dynamics`` of a sweep task)::
 
-    method: flow            # flow (stiff, exact Hessian) | flow_explicit | gd | adam | sgd
+    method: flow            # flow (stiff ode23s, exact Hessian) | flow_rodas (stiff Rodas4, exact
+                            # Hessian, order 4) | flow_explicit | gd | adam | sgd
     reltol: 1.0e-3          # flow tolerances (channels-to-infinity Table 1)
     abstol: 1.0e-6
     eta: 1.0e-3             # step size of gd, adam, sgd
@@ -69,7 +70,7 @@ class SnapshotSpec(_Spec):
 
 
 class DynamicsSpec(_Spec):
-    method: Literal["flow", "flow_explicit", "gd", "adam", "sgd"] = "flow"
+    method: Literal["flow", "flow_rodas", "flow_explicit", "gd", "adam", "sgd"] = "flow"
     reltol: float = Field(default=1e-3, gt=0)
     abstol: float = Field(default=1e-6, gt=0)
     eta: float = Field(default=1e-3, gt=0)
@@ -90,5 +91,5 @@ class DynamicsSpec(_Spec):
 
     @property
     def discrete(self) -> bool:
-        """gd, adam and sgd take steps of size eta; flow and flow_explicit adapt theirs."""
+        """gd, adam and sgd take steps of size eta; flow, flow_rodas and flow_explicit adapt theirs."""
         return self.method in ("gd", "adam", "sgd")

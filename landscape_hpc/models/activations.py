@@ -20,6 +20,7 @@ Derivs = Callable[[Tensor, int, dict], tuple[Tensor, ...]]
 
 _SQRT_2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_ZERO = torch.zeros((), dtype=torch.float64)
 
 ActivationName = Literal[
     "relu", "leaky_relu", "softplus", "sigmoid", "sigmoid2", "tanh", "gelu",
@@ -43,15 +44,15 @@ PARAMETERS: dict[str, dict[str, float]] = {
 
 
 def _sigmoid_chain(s: Tensor, n: int, scale: float = 1.0) -> tuple[Tensor, ...]:
-    """Derivatives of z -> sigmoid(scale*z) from s = sigmoid(scale*z)."""
+    """Derivatives of z -> sigmoid(scale*z) from s = sigmoid(scale*z), as polynomials in s."""
     out = [s]
     if n >= 1:
-        d1 = s - s * s
-        out.append(d1 if scale == 1 else scale * d1)
+        d1 = torch.addcmul(s, s, s, value=-1.0)
+        out.append(d1 if scale == 1 else d1 * scale)
     if n >= 2:
-        out.append(d1 * (1 - 2 * s) if scale == 1 else d1 * (scale**2 * (1 - 2 * s)))
+        out.append(torch.rsub(s, 1.0, alpha=2.0).mul_(d1 if scale == 1 else d1 * scale**2))
     if n >= 3:
-        out.append(scale**3 * d1 * (1 - 6 * s + 6 * s * s))
+        out.append(torch.rsub(d1, 1.0, alpha=6.0).mul_(d1 if scale == 1 else d1 * scale**3))
     return tuple(out)
 
 
@@ -75,11 +76,13 @@ def _leaky_relu(z: Tensor, n: int, p: dict) -> tuple[Tensor, ...]:
 
 def _softplus(z: Tensor, n: int, p: dict) -> tuple[Tensor, ...]:
     beta = p["beta"]
-    f = torch.nn.functional.softplus(beta * z) / beta
+    zb = z if beta == 1 else beta * z
+    f = torch.logaddexp(zb, _ZERO)  # = softplus, accurate for every z (no threshold)
+    if beta != 1:
+        f.div_(beta)
     if n == 0:
         return (f,)
-    s = torch.sigmoid(beta * z)
-    return (f,) + _sigmoid_chain(s, n - 1, beta)
+    return (f,) + _sigmoid_chain(torch.sigmoid(zb), n - 1, beta)
 
 
 def _sigmoid(z: Tensor, n: int, p: dict) -> tuple[Tensor, ...]:
@@ -125,10 +128,24 @@ def _gelu(z: Tensor, n: int, p: dict) -> tuple[Tensor, ...]:
 
 
 def _softplus_sigmoid(z: Tensor, n: int, p: dict) -> tuple[Tensor, ...]:
+    """softplus(z) + alpha sigmoid(gamma z): three transcendental kernels (logaddexp and two
+    sigmoids), the rest fused into as few elementwise passes as possible."""
     alpha, gamma = p["alpha"], p["gamma"]
-    sp = _softplus(z, n, {"beta": 1.0})
-    sg = _sigmoid_chain(torch.sigmoid(gamma * z), n, gamma)
-    return tuple(a + (b if alpha == 1 else alpha * b) for a, b in zip(sp, sg))
+    s4 = torch.sigmoid(gamma * z)
+    f = torch.logaddexp(z, _ZERO).add_(s4, alpha=alpha)
+    if n == 0:
+        return (f,)
+    s = torch.sigmoid(z)
+    p4 = torch.addcmul(s4, s4, s4, value=-1.0)                    # sigmoid'(gamma z)
+    out = [f, torch.add(s, p4, alpha=alpha * gamma)]
+    if n >= 2:  # softplus'' = sigmoid', softplus''' = sigmoid''
+        p1 = torch.addcmul(s, s, s, value=-1.0)                   # sigmoid'(z)
+        q4 = torch.rsub(s4, 1.0, alpha=2.0).mul_(p4)              # sigmoid''(gamma z)
+        out.append(torch.add(p1, q4, alpha=alpha * gamma**2))
+    if n >= 3:
+        c4 = torch.rsub(p4, 1.0, alpha=6.0).mul_(p4)              # sigmoid'''(gamma z)
+        out.append(torch.rsub(s, 1.0, alpha=2.0).mul_(p1).add_(c4, alpha=alpha * gamma**3))
+    return tuple(out)
 
 
 def _g(z: Tensor, n: int, p: dict) -> tuple[Tensor, ...]:
