@@ -15,38 +15,24 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import torch
 from common import COLORS, arguments, finish, plt, task_table
 
 from landscape_hpc.aggregate import cluster
-from landscape_hpc.analysis import cluster_solutions
-from landscape_hpc.analysis.store import channel_results
-from landscape_hpc.models.network import NetSpec, Network
-
-
-def unique_solutions(theta: np.ndarray, width: int, biases: bool, tol: float = 1e-4) -> int:
-    """Converged solutions (S, P) of one width, unique up to permutation of the neurons."""
-    if len(theta) == 0:
-        return 0
-    net = Network(NetSpec(input_dim=2, widths=[width], activation="g", biases=biases))
-    return int(cluster_solutions(net, torch.from_numpy(theta[:, :net.num_params]), tol).max() + 1)
+from landscape_hpc.analysis.store import channel_results, solution_results
 
 
 def main() -> None:
     args = arguments(__doc__)
     ds = channel_results(args.store)
-    df = task_table(ds, ["has_duplicates", "is_channel"], threshold=0.0)  # no known global min
-    theta = ds["theta"].stack(task=["width", "biases", "seed"]).transpose("task", "param")
-    df = df.set_index(["width", "biases", "seed"])
-    theta = theta.sel(task=list(df.index)).values
-    df = df.reset_index()
-    conv = df["outcome"].isin(["global_min", "local_min", "saddle"]).to_numpy()
+    ds["solution"] = solution_results(args.store)["solution"]
+    df = task_table(ds, ["has_duplicates", "is_channel", "solution"], threshold=0.0)  # no known
+    conv = df["outcome"].isin(["global_min", "local_min", "saddle"])                 # global min
     rows = []
     for (biases, width), g in df.groupby(["biases", "width"]):
         c = conv[g.index]
         rows.append({"biases": biases, "width": width, "tasks": len(g), "converged": int(c.sum()),
                      "levels": len(cluster(g["loss"][c].to_numpy()).value),
-                     "unique": unique_solutions(theta[g.index][c], int(width), biases == "true"),
+                     "unique": g["solution"][c].nunique(),
                      "duplicates": int(g["has_duplicates"][c].sum()),
                      "channels": int((g["outcome"] == "channel").sum())})
     table = pd.DataFrame(rows)

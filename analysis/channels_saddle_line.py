@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from common import COLORS, arguments, finish, plt, task_table
+from common import COLORS, arguments, cell, finish, plt, task_table
 
 from landscape_hpc.aggregate import open_results
 from landscape_hpc.analysis import hessian_inertia, split_line_inertia
@@ -72,9 +72,9 @@ def main() -> None:
     cmap = plt.get_cmap("viridis")
     span = np.ptp(gammas) or 1.0
     for _, row in df.iterrows():
-        cell = ds.sel({GAMMA: row[GAMMA], ALPHA: row[ALPHA], "seed": row["seed"]})
-        n = int(cell["snap_count"])
-        t, loss = cell["snap_t"].values[1:n], cell["snap_loss"].values[1:n]
+        task = cell(ds, row)
+        n = int(task["snap_count"])
+        t, loss = task["snap_t"].values[1:n], task["snap_loss"].values[1:n]
         right.plot(t, loss, ls="-" if row[ALPHA] > 0 else ":",
                    c=cmap((row[GAMMA] - gammas.min()) / span), label=f"gamma {row[GAMMA]:g}")
     right.set(xscale="log", yscale="log", xlabel="t", ylabel="loss", title="trajectories (Fig. 2d)")

@@ -45,6 +45,11 @@ def task_table(ds: xr.Dataset, names: list[str] = (), threshold: float | None = 
     return df
 
 
+def cell(ds: xr.Dataset, row: pd.Series) -> xr.Dataset:
+    """The task of a row of :func:`task_table` in ``ds``."""
+    return ds.sel({a: row[a] for a in ds.attrs["axes"]} | {"seed": row["seed"]})
+
+
 def finish(fig, df: pd.DataFrame, out: Path, name: str) -> None:
     """Write OUT/NAME.png and OUT/NAME.csv (the table behind the figure), print the table."""
     out.mkdir(parents=True, exist_ok=True)

@@ -19,8 +19,7 @@ import torch
 from common import arguments, finish, plt, task_table
 
 from landscape_hpc.aggregate import cluster
-from landscape_hpc.analysis.store import TEACHER, teacher_results
-from landscape_hpc.models.network import NetSpec, Network
+from landscape_hpc.analysis.store import TEACHER, group_network, teacher_results
 from landscape_hpc.store import Store
 from landscape_hpc.targets import teacher_network
 
@@ -43,14 +42,14 @@ def main() -> None:
     rows = pd.concat([rows, pd.DataFrame([{"level": "not converged / channel",
                                            "tasks": len(df) - len(conv),
                                            "fraction": (len(df) - len(conv)) / len(df)}])])
-    config = Store(args.store).group_config(0)["problem"]
-    teacher, theta_t = teacher_network(config["target"], config["net"]["input_dim"])
+    config = Store(args.store).group_config(0)
+    net = group_network(config)
+    teacher, theta_t = teacher_network(config["problem"]["target"], net.input_dim)
     v = teacher.view(theta_t, "w").numpy()
     levels = rows[rows["level"] != "not converged / channel"]
     fig, axes = plt.subplots(1, max(len(levels), 1), figsize=(4 * max(len(levels), 1), 4),
                              squeeze=False)
     theta = ds["theta"].sel(seed=levels["first_seed"].to_numpy()).values
-    net = Network(NetSpec.model_validate(config["net"]))
     for ax, (_, lv), th in zip(axes[0], levels.iterrows(), torch.from_numpy(theta)):
         th = th[:net.num_params]
         w, a = net.view(th, "w").numpy(), net.readout(th)[0].numpy()

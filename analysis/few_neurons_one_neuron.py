@@ -17,8 +17,7 @@ import torch
 import xarray as xr
 from common import arguments, finish, plt, task_table
 
-from landscape_hpc.analysis.store import per_group
-from landscape_hpc.models.network import NetSpec, Network
+from landscape_hpc.analysis.store import group_network, per_group
 from landscape_hpc.models.population import gaussian_kernel
 from landscape_hpc.targets import teacher_network
 
@@ -27,7 +26,7 @@ NEURON = {"norm_w": "||w|| of the student neuron", "a": "its output weight",
 
 
 def neuron(tasks: xr.Dataset, config: dict) -> dict[str, np.ndarray]:
-    net = Network(NetSpec.model_validate(config["problem"]["net"]))
+    net = group_network(config)
     teacher, theta_t = teacher_network(config["problem"]["target"], net.input_dim)
     v = teacher.view(theta_t, "w")
     theta = torch.from_numpy(tasks["theta"].values[:, :net.num_params])

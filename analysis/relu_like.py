@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 import torch
-from common import arguments, finish, plt, task_table
+from common import arguments, cell, finish, plt, task_table
 
 from landscape_hpc.aggregate import open_results
 from landscape_hpc.analysis import (
@@ -43,17 +43,17 @@ def main() -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
     rows = []
     for _, row in df.iterrows():
-        cell = ds.sel({a: row[a] for a in raw_axes} | {"seed": row["seed"]})
-        problem = build_problem(store.group_config(int(cell["group"]))["problem"])
-        theta = torch.from_numpy(cell["theta"].values[:problem.net.num_params])
+        task = cell(ds, row)
+        problem = build_problem(store.group_config(int(task["group"]))["problem"])
+        theta = torch.from_numpy(task["theta"].values[:problem.net.num_params])
         label = str(row[raw_axes[0]]).replace('"', "").strip("[]") if raw_axes else "run"
-        n = int(cell["snap_count"])
-        left.plot(cell["snap_step"].values[1:n], cell["snap_loss"].values[1:n], label=label)
+        n = int(task["snap_count"])
+        left.plot(task["snap_step"].values[1:n], task["snap_loss"].values[1:n], label=label)
         st = relu_stationarity(problem.objective, theta, tol=args.tol, kink_tol=1e-8)
         changes = perturbation_changes(problem.objective, theta, ZETA)
         right.hist(changes.numpy(), bins=50, histtype="step", label=label)
         rows.append({"run": label, "loss": row["loss"], "gradnorm": row["gradnorm"],
-                     "steps": int(cell["steps"]), "stationary": st.stationary,
+                     "steps": int(task["steps"]), "stationary": st.stationary,
                      "escape_neurons": len(st.escape_neurons), "type1_minimum": st.type1_minimum,
                      "dead": int(dead_neurons(problem.objective, theta).sum()),
                      "small_living": int(small_living_neurons(problem.objective, theta,

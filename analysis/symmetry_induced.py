@@ -20,20 +20,14 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import torch
-from common import arguments, finish, plt, task_table
+from common import arguments, cell, finish, plt, task_table
 
 from landscape_hpc.analysis import T, neuron_classes
-from landscape_hpc.analysis.store import TEACHER, teacher_results
-from landscape_hpc.models.network import NetSpec, Network
+from landscape_hpc.analysis.store import TEACHER, group_network, teacher_results
 from landscape_hpc.store import Store
 from landscape_hpc.targets import teacher_network
 
 TARGET_LOSS = 1e-7
-
-
-def cell(ds, row: pd.Series):
-    """The task of a row of the task table."""
-    return ds.sel({a: row[a] for a in ds.attrs["axes"]} | {"seed": row["seed"]})
 
 
 def neuron_kinds(store: Store, ds, rows: pd.DataFrame) -> Counter:
@@ -41,9 +35,9 @@ def neuron_kinds(store: Store, ds, rows: pd.DataFrame) -> Counter:
     counts: Counter = Counter()
     for _, row in rows.iterrows():
         task = cell(ds, row)
-        config = store.group_config(int(task["group"]))["problem"]
-        net = Network(NetSpec.model_validate(config["net"]))
-        teacher, theta_t = teacher_network(config["target"], net.input_dim)
+        config = store.group_config(int(task["group"]))
+        net = group_network(config)
+        teacher, theta_t = teacher_network(config["problem"]["target"], net.input_dim)
         theta = torch.from_numpy(task["theta"].values[:net.num_params])
         c = neuron_classes(net, theta, teacher, theta_t)
         for kind, size in zip(c.kind, c.group_size):
@@ -57,7 +51,7 @@ def main() -> None:
     store = Store(args.store)
     ds = teacher_results(args.store)
     df = task_table(ds, list(TEACHER))
-    df["width"] = [store.group_config(int(cell(ds, row)["group"]))["problem"]["net"]["widths"][0]
+    df["width"] = [group_network(store.group_config(int(cell(ds, row)["group"]))).spec.widths[0]
                    for _, row in df.iterrows()]
     df["label"] = df["student"].str.strip("[]").str.replace('"', "")
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))

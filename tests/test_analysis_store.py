@@ -80,3 +80,21 @@ def test_deep_channel_in_the_second_layer():
     assert layer_channels(net, theta).tolist() == [False, True]
     assert layer_distances(net, theta)[1] < 1e-12
     assert bool(is_channel(net, theta * 100, maxnorm=1.0))
+
+
+def test_solution_results_cluster_the_converged_tasks_of_each_group(store):
+    from landscape_hpc.aggregate import converged
+    from landscape_hpc.analysis import cluster_solutions
+    from landscape_hpc.analysis.store import solution_results
+
+    ds = solution_results(store).load()
+    for width, widths in (("4", [4]), ("[3, 3]", [3, 3])):
+        cell = ds.sel(width=width)
+        ok = converged({k: cell[k].values for k in ("status", "stopped_by", "polish_stopped_by")})
+        assert np.isnan(cell["solution"].values[~ok]).all()
+        net = Network(NetSpec(input_dim=2, widths=widths, activation="softplus", biases=False))
+        assert ok.all() or width != "4"                   # every width-4 student converges
+        if ok.any():
+            theta = torch.from_numpy(cell["theta"].values[ok, :net.num_params])
+            assert cell["solution"].values[ok].tolist() == cluster_solutions(net, theta,
+                                                                             1e-4).tolist()

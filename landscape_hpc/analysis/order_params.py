@@ -41,7 +41,7 @@ import torch
 from ..models.activations import Activation, ActivationSpec, get_activation
 from ..models.network import DTYPE
 from ..models.objective import LossSpec
-from ..models.population import PopulationLoss, _erf_kappa, _linear_slope, overlap_kernel
+from ..models.population import PopulationLoss, erf_kappa, linear_slope, overlap_kernel
 
 Tensor = torch.Tensor
 
@@ -63,8 +63,8 @@ def kernel_slopes(activation: str | dict | ActivationSpec | Activation, c11: Ten
     """
     act = _closed_form(get_activation(activation))
     if act.name == "sigmoid2":
-        return _erf_kappa(c11, c12, c22, 1)[1:]
-    slope = _linear_slope(act)
+        return erf_kappa(c11, c12, c22, 1)[1:]
+    slope = linear_slope(act)
     s = (c11 * c22 - c12 * c12).clamp_min(0.0).sqrt()
     live = c11 > 0
     k1 = torch.where(live, s / (4 * math.pi * torch.where(live, c11, 1.0)), 0.0)
@@ -74,7 +74,7 @@ def kernel_slopes(activation: str | dict | ActivationSpec | Activation, c11: Ten
 
 
 def _closed_form(act: Activation) -> Activation:
-    if act.name != "sigmoid2" and _linear_slope(act) is None:
+    if act.name != "sigmoid2" and linear_slope(act) is None:
         raise ValueError(f"activation: the order-parameter flow has closed forms for relu, "
                          f"leaky_relu, identity and sigmoid2, got '{act.name}'")
     return act

@@ -22,7 +22,7 @@ from ..models.network import NetSpec, Network
 from ..models.objective import weightnorm
 from ..store.layout import EMPTY
 from .channels import CHANNEL_COSINE, layer_distances
-from .solutions import channel_summary, count_anti_aligned, neuron_classes
+from .solutions import channel_summary, cluster_solutions, count_anti_aligned, neuron_classes
 
 #: fn(tasks of one group (dims task, param, ...), the group's task config) -> {name: (task,) array}
 GroupAnalysis = Callable[[xr.Dataset, dict], dict[str, np.ndarray]]
@@ -52,7 +52,8 @@ def per_group(path: str | Path, fn: GroupAnalysis, descriptions: dict[str, str])
     return results_by_axes(raw)
 
 
-def _network(config: dict) -> Network:
+def group_network(config: dict) -> Network:
+    """The network of a group's task config (``Store.group_config``)."""
     return Network(NetSpec.model_validate(config["problem"]["net"]))
 
 
@@ -77,7 +78,7 @@ def channel_results(path: str | Path, maxnorm: float | None = None,
     ``maxnorm`` defaults to each group's ``problem.loss.maxnorm``."""
 
     def fn(tasks: xr.Dataset, config: dict) -> dict[str, np.ndarray]:
-        net = _network(config)
+        net = group_network(config)
         if min(net.spec.widths) < 2:
             return {}
         norm = maxnorm or config["problem"].get("loss", {}).get("maxnorm", np.inf)
@@ -115,7 +116,7 @@ def teacher_results(path: str | Path, angle_deg: float = 1.0, zero_tol: float = 
     from ..targets import teacher_network
 
     def fn(tasks: xr.Dataset, config: dict) -> dict[str, np.ndarray]:
-        net = _network(config)
+        net = group_network(config)
         problem = config["problem"]
         if net.depth != 1 or problem["target"].get("kind") not in ("teacher", "erf_toy"):
             return {}
@@ -133,3 +134,25 @@ def teacher_results(path: str | Path, angle_deg: float = 1.0, zero_tol: float = 
         return counts
 
     return per_group(path, fn, TEACHER)
+
+
+SOLUTIONS = {"solution": "label of the converged solution, unique up to permutation of the "
+                         "neurons within its group (NaN: not converged)"}
+
+
+def solution_results(path: str | Path, tol: float = 1e-4) -> xr.Dataset:
+    """The store's results with ``solution``: converged tasks (:func:`~landscape_hpc.aggregate.
+    converged`) of a group clustered up to permutation (:func:`cluster_solutions`, matched
+    distance < ``tol``)."""
+    from ..aggregate import converged
+
+    def fn(tasks: xr.Dataset, config: dict) -> dict[str, np.ndarray]:
+        net = group_network(config)
+        ok = converged({k: tasks[k].values for k in ("status", "stopped_by", "polish_stopped_by")})
+        labels = np.full(len(ok), np.nan)
+        if ok.any():
+            theta = torch.from_numpy(tasks["theta"].values[ok, :net.num_params])
+            labels[ok] = cluster_solutions(net, theta, tol)
+        return {"solution": labels}
+
+    return per_group(path, fn, SOLUTIONS)

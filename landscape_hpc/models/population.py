@@ -105,9 +105,9 @@ def overlap_kernel(activation: str | dict | ActivationSpec | Activation, c11: Te
     act = get_activation(activation)
     c11, c12, c22 = torch.broadcast_tensors(
         *(torch.as_tensor(c, dtype=DTYPE) for c in (c11, c12, c22)))
-    slope = _linear_slope(act)
+    slope = linear_slope(act)
     if act.name == "sigmoid2":
-        return _erf_kappa(c11, c12, c22, 0)[0]
+        return erf_kappa(c11, c12, c22, 0)[0]
     if slope is None:  # the frame of _quadrature_terms from the overlaps
         s1 = c11.clamp_min(0.0).sqrt()
         m = torch.where(s1 > 0, c12 / torch.where(s1 > 0, s1, 1.0), 0.0)
@@ -123,7 +123,7 @@ def pair_terms(act: Activation, u: Tensor, v: Tensor, order: int,
     """K(u, v) and, up to ``order`` (0, 1, 2), grad_u K and the blocks H_uu, H_uv; u, v (..., d)
     broadcast together."""
     u, v = torch.broadcast_tensors(u, v)
-    slope = _linear_slope(act)
+    slope = linear_slope(act)
     if slope is None:
         if act.name == "sigmoid2":
             return _erf_terms(u, v, order)
@@ -142,7 +142,7 @@ def pair_terms(act: Activation, u: Tensor, v: Tensor, order: int,
                      LowRank(slope + q * uv.scale, uv.left, q * uv.core, uv.right))
 
 
-def _linear_slope(act: Activation) -> float | None:
+def linear_slope(act: Activation) -> float | None:
     """s with sigma(z) = s z + (1 - s) relu(z), or None for the other activations."""
     if act.name == "leaky_relu":
         return act.params["slope"]
@@ -203,7 +203,7 @@ def _erf_terms(u: Tensor, v: Tensor, order: int) -> PairTerms:
         H_uu = 2 k_11 I + [u v] [[4 k_11,11, 2 k_11,12], [2 k_11,12, k_12,12]] [u v]^T
         H_uv =   k_12 I + [u v] [[2 k_11,12, 4 k_11,22], [k_12,12, 2 k_12,22]] [u v]^T
     """
-    k = _erf_kappa((u * u).sum(-1), (u * v).sum(-1), (v * v).sum(-1), order)
+    k = erf_kappa((u * u).sum(-1), (u * v).sum(-1), (v * v).sum(-1), order)
     if order == 0:
         return PairTerms(k[0])
     grad_u = 2 * k[1][..., None] * u + k[2][..., None] * v
@@ -216,7 +216,7 @@ def _erf_terms(u: Tensor, v: Tensor, order: int) -> PairTerms:
                      LowRank(k2, basis, _matrix2(2 * k12, 4 * k13, k22, 2 * k23), basis))
 
 
-def _erf_kappa(c11: Tensor, c12: Tensor, c22: Tensor, order: int) -> tuple[Tensor, ...]:
+def erf_kappa(c11: Tensor, c12: Tensor, c22: Tensor, order: int) -> tuple[Tensor, ...]:
     """kappa = (2/pi) arcsin(C12 / sqrt(A B)), A = 1 + C11, B = 1 + C22, Q = A B - C12^2 > 0, and
     its derivatives (k,), (k, k_1, k_2) or (k, k_1, k_2, k_11, k_12, k_13, k_22, k_23), indices
     1, 2, 3 = C11, C12, C22."""

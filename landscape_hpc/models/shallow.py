@@ -42,32 +42,24 @@ class Inputs:
 _INDEX_CACHE: "weakref.WeakKeyDictionary[Network, tuple]" = weakref.WeakKeyDictionary()
 
 
-def _indices(net: Network) -> tuple[Tensor, Tensor | None]:
-    """theta positions of u_i = (w_i, b_i), shape (r, d~), and of A, shape (K, r) or None."""
-    return _layout(net)[:2]
-
-
-def _layout(net: Network) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None, Tensor | None]:
-    """:func:`_indices`, and the flat positions in the (P, P) Hessian of its S blocks, made
-    once per network."""
+def _layout(net: Network) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """Flat positions in the (P, P) Hessian of its S blocks [u_i, u_i], [A_ki, u_i] and
+    [u_i, A_ki] (the last two None with a fixed readout), u_i = (w_i, b_i); made once per
+    network."""
     got = _INDEX_CACHE.get(net)
     if got is None:
         r, d = net.spec.widths[0], net.input_dim
         w = torch.arange(net.slice("w").start, net.slice("w").stop).reshape(r, d)
         if net.has("b"):
             w = torch.cat([w, torch.arange(net.slice("b").start, net.slice("b").stop)[:, None]], 1)
-        a = None
-        if net.fixed_a is None:
-            a = torch.arange(net.slice("a").start, net.slice("a").stop).reshape(net.output_dim, r)
         P = net.num_params
-        # flat positions in the (P, P) Hessian of the S blocks: [u_i, u_i], [u_i, A_ki], [A_ki, u_i]
         uu = (w[:, :, None] * P + w[:, None, :]).flatten()
         ua = au = None
-        if a is not None:
+        if net.fixed_a is None:
+            a = torch.arange(net.slice("a").start, net.slice("a").stop).reshape(net.output_dim, r)
             ua = (w[None, :, :] * P + a[:, :, None]).flatten()   # rows A_ki, columns u_i: (K, r, d~)
             au = (a[:, :, None] * P + w[None, :, :]).flatten()
-        got = (w, a, uu, ua, au)
-        _INDEX_CACHE[net] = got
+        got = _INDEX_CACHE[net] = (uu, ua, au)
     return got
 
 
@@ -154,7 +146,7 @@ def _hessian(net: Network, inputs: Inputs, e: Tensor, AT: Tensor, h: Tensor, h1:
             block[:, k, :, k] = 1.0
     H = torch.matmul(JT, JT.transpose(-1, -2))
 
-    _, _, uu, ua, au = _layout(net)
+    uu, ua, au = _layout(net)
     Hf = H.view(B, P * P)
     s_uu = torch.matmul(q.unsqueeze(2) * inputs.xtT, inputs.xt)         # (B, r, d~, d~)
     Hf.index_add_(1, uu, s_uu.reshape(B, -1))                           # S[u_i, u_i]

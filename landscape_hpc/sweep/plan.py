@@ -56,6 +56,11 @@ class _Expander:
         self.template = template  # a from-store sweep without source records: count only
         self.groups: dict[str, Group] = {}
         self.summary: dict[tuple[str, ...], AxisSummary] = {}
+        # one name per setting, the first written: an include's alias (widths) is stored under
+        # the main axis's name (width)
+        self.names: dict[tuple[str, ...], str] = {}
+        for a in (a for axes in (sweep.axes, *sweep.includes) for a in axes):
+            self.names.setdefault(a.paths, a.key)
         self.matched = [0] * len(sweep.excludes)
         self.duplicates = 0
         self.counted = 0
@@ -147,8 +152,8 @@ class _Expander:
         text, dig, canon = self._canonical(config, chosen)
         group = self.groups.get(dig)
         if group is None:
-            settings = {a.key: (v[0] if len(v) == 1 else list(v)) for a, v in chosen
-                        if v[0] is not UNSET}
+            settings = {self.names[a.paths]: (v[0] if len(v) == 1 else list(v))
+                        for a, v in chosen if v[0] is not UNSET}
             self.groups[dig] = Group(canon, text, dig, settings, seeds)
             added = len(seeds)
         else:
@@ -174,7 +179,8 @@ class _Expander:
 
     def _count(self, chosen: Chosen, added: int) -> None:
         for axis, values in chosen:
-            s = self.summary.setdefault(axis.paths, AxisSummary(axis.key, axis.paths))
+            s = self.summary.setdefault(axis.paths,
+                                        AxisSummary(self.names[axis.paths], axis.paths))
             value = values[0] if len(values) == 1 else list(values)
             key = "(unset)" if value is UNSET else json.dumps(value, sort_keys=True, default=str)
             s.counts.setdefault(key, [value, 0])[1] += added
@@ -340,13 +346,8 @@ def build_reduced(problem: dict) -> Network:
 def _finish(expander: _Expander, sweep: Sweep) -> Plan:
     warnings = [f"{e.where} matched no task" for e, n in zip(sweep.excludes, expander.matched)
                 if n == 0]
-    every = [a for axes in (sweep.axes, *sweep.includes) for a in axes if not a.is_seed]
-    axes = [expander.summary[p] for p in dict.fromkeys(a.paths for a in every)
-            if p in expander.summary]
-    # one name per setting: an include's alias (widths) is stored under the axis name (width)
-    name = {a.key: expander.summary[a.paths].key for a in every if a.paths in expander.summary}
-    for g in expander.groups.values():
-        g.settings = {name.get(k, k): v for k, v in g.settings.items()}
+    order = [a.paths for axes in (sweep.axes, *sweep.includes) for a in axes if not a.is_seed]
+    axes = [expander.summary[p] for p in dict.fromkeys(order) if p in expander.summary]
     plan = Plan(sweep, list(expander.groups.values()), axes, expander.duplicates, warnings)
     if not sweep.source and not plan.groups:
         raise sweep.error("no tasks: every combination of the grid is excluded")
