@@ -3,12 +3,16 @@
 Problem (channels-to-infinity.txt, Figure 2): one hidden layer of width 1..5, d = 2, 10^4 grid
 inputs, Rosenbrock target, activation g, no biases, mean squared error, maxnorm 10^3; theta_0
 Glorot normal with seeds 0..n-1.  Certified end point: gradient infinity-norm <= 1e-10, or the
-maxnorm reached (a channel).  Methods, all with one torch thread, float64:
+maxnorm reached (a channel); with slack (1% on the gradient norm, 1e-9 relative on the maxnorm)
+for every method, because solve_ivp locates its terminal events only to the root finder's
+tolerance, on either side.
+Methods, all with one torch thread, float64:
 
 * engine-single   ``integrate`` (stiff Rosenbrock flow, reltol 1e-3, abstol 1e-6, Newton polish),
                   one trajectory per call
-* engine-batch    the same, all seeds of a width in one call (time per trajectory = total / n,
-                  so compare it with the *mean* time of engine-single, not the median)
+* engine-batch    the same, all seeds of a width in one call; each trajectory is charged the
+                  batch's time in proportion to the steps it took part in (accepted + rejected),
+                  so the charges sum to the total and have a median (mean = total / n)
 * engine-rodas    engine-single with method flow_rodas (Rodas4, order 4) instead of ode23s
 * lsoda, bdf      scipy.integrate.solve_ivp with the same tolerances, gradient and Hessian (as
                   ``jac``) from torch.func (EmpiricalLoss(analytic=False)), terminal events at
@@ -54,7 +58,7 @@ def problem(width: int, n: int = 10000):
 
 
 def certified(gradnorm: float, wn: float) -> bool:
-    return gradnorm <= GTOL or wn >= MAXNORM
+    return gradnorm <= 1.01 * GTOL or wn >= (1 - 1e-9) * MAXNORM
 
 
 def engine(prob, seeds: list[int], batched: bool, method: str = "flow"
@@ -65,8 +69,10 @@ def engine(prob, seeds: list[int], batched: bool, method: str = "flow"
     for group in groups:
         t0 = time.perf_counter()
         recs = integrate(prob, None, spec, seeds=group).records
-        dt = (time.perf_counter() - t0) / len(group)
-        out += [(dt, certified(r.gradnorm, r.weightnorm), r.gradnorm) for r in recs]
+        total = time.perf_counter() - t0
+        calls = [r.steps + r.rejected + 1 for r in recs]
+        out += [(total * c / sum(calls), certified(r.gradnorm, r.weightnorm), r.gradnorm)
+                for r, c in zip(recs, calls)]
     return out
 
 
@@ -131,7 +137,7 @@ def adam_bfgs(prob, seed: int) -> tuple[float, bool, float]:
 def summary(rows: list[tuple[float, bool, float]]) -> str:
     times = [r[0] for r in rows]
     share = sum(r[1] for r in rows) / len(rows)
-    gs = [r[2] for r in rows if r[1] and np.isfinite(r[2]) and r[2] <= GTOL]
+    gs = [r[2] for r in rows if r[1] and np.isfinite(r[2]) and r[2] <= 1.01 * GTOL]
     gmed = f"{statistics.median(gs):.1e}" if gs else "-"
     return (f"{statistics.median(times):9.3f} s  {statistics.fmean(times):9.3f} s  "
             f"{100 * share:5.0f} %  {gmed:>8}")
@@ -143,7 +149,7 @@ def main() -> None:
     ap.add_argument("--widths", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--cap", type=float, default=60.0, help="wall-time cap of a scipy trajectory")
-    ap.add_argument("--small-seeds", type=int, default=64)
+    ap.add_argument("--small-seeds", type=int, default=64, help="0: no small-problem table")
     ap.add_argument("--methods", nargs="+",
                     default=["engine-single", "engine-batch", "lsoda", "bdf", "adam+bfgs"])
     args = ap.parse_args()
@@ -168,6 +174,8 @@ def main() -> None:
         }
         for name in args.methods:
             print(f"{width:5d}  {name:14s}  {summary(runs[name]())}", flush=True)
+    if args.small_seeds == 0:
+        return
     print(f"\n# small problem: 100 grid inputs, {args.small_seeds} seeds per width")
     small = list(range(args.small_seeds))
     for width in args.widths:

@@ -182,3 +182,29 @@ def test_rodas_is_fourth_order_with_a_fourth_order_local_error_estimate():
     assert 12 < errs[0] / errs[1] < 20 and 12 < errs[1] / errs[2] < 20
     est = [run(n, steps=1)[1] for n in (40, 80, 160)]
     assert 11 < est[0] / est[1] < 20 and 11 < est[1] / est[2] < 20
+
+
+def test_starting_step_follows_hairer_norsett_wanner():
+    """On y' = -lam y the exact F' = Hess V grad V and the explicit methods' difference quotient
+    agree, and both give h = min(100 h0, (0.01 / max(|F|, |F'|))^(1 / order)) in the scaled
+    max-norm.  On a stiff problem every adaptive method starts within 4x of the step size its
+    controller settles on (MATLAB's heuristic started ode23s here 10^3x too small)."""
+    from landscape_hpc.dynamics.engine import _initial_step
+    from landscape_hpc.dynamics.stopping import Limits
+
+    lam, y0, reltol, abstol = 50.0, 2.0, 1e-3, 1e-6
+    obj = Quadratic([[lam]], [0.0])
+    theta0 = torch.tensor([[y0]], dtype=torch.float64)
+    _, g, H = obj.evaluate(theta0, 2)
+    lim = Limits.from_specs([DynamicsSpec(reltol=reltol, abstol=abstol)])
+    sc = abstol + reltol * y0
+    h0 = 0.01 * (y0 / sc) / (lam * y0 / sc)
+    expected = min(100 * h0, (0.01 / (lam * lam * y0 / sc)) ** (1 / 3))
+    assert float(_initial_step(obj, theta0, g, H, lim, 3)[0]) == pytest.approx(expected, rel=1e-12)
+    assert float(_initial_step(obj, theta0, g, None, lim, 3)[0]) == pytest.approx(expected,
+                                                                                 rel=1e-12)
+    for method in ("flow", "flow_rodas", "flow_explicit"):
+        start = integrate(stiff_quadratic(), THETA0, DynamicsSpec(method=method), budget_steps=0)
+        later = integrate(stiff_quadratic(), THETA0, DynamicsSpec(method=method), budget_steps=6)
+        ratio = float(start.state.h[0] / later.state.h[0])
+        assert 0.25 < ratio < 4 and int(later.state.rejected[0]) <= 1, (method, ratio)

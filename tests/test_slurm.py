@@ -93,7 +93,7 @@ def test_scancelled_array_element_is_resumed_without_rerunning_done_units(slurm,
 
 
 def test_time_limit_requeues_from_checkpoint(slurm, tmp_path):
-    """A 2-minute job with a unit of ~2 minutes: submitit's signal 45 s before the limit requeues
+    """A 2-minute job with a unit of ~100 s: submitit's signal 45 s before the limit requeues
     it, the requeued job continues from the checkpoint; records equal an uninterrupted run.
     SLURM may send the signal up to 60 s early (sbatch --signal), so it is due 75 s in: never
     before the job has installed its handler."""

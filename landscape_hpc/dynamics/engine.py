@@ -1,9 +1,12 @@
 """``integrate``: a batch of trajectories of one problem, from theta_0 to a certified end point.
 
 Each trajectory of the batch has its own step size, tolerances, stopping rules, counters and
-record; finished trajectories drop out of the batch.  The loop is: one step of the chosen
+record; finished trajectories drop out of the batch.  The running ones are stepped as a compact
+working set (``TrajectoryState.take``), written back only when one of them stops or the budget
+runs out, so a step does no gathering or scattering by index.  The loop is: one step of the chosen
 dynamics for every running trajectory (adaptive ones accept or reject per trajectory), then
-patience, snapshots, wall time and the stopping rules (:mod:`.stopping`).  When all have stopped,
+patience, snapshots, wall time and the stopping rules (:mod:`.stopping`).  Adaptive methods start
+with the step size of Hairer, Norsett & Wanner (:func:`_initial_step`).  When all have stopped,
 the Newton polish (:mod:`.polish`) runs on those not stopped by maxnorm or non-finite values, and
 the records (:class:`.record.TrajectoryRecord`) are built with the final Hessian spectrum.
 ``flow`` is ode23s (:mod:`.rosenbrock`, the default), ``flow_rodas`` the order-4 Rodas4 with the
@@ -102,25 +105,29 @@ def integrate(problem: Problem | Objective, theta0: Tensor | None = None,
     grid = torch.tensor(sp.snapshots.grid, dtype=torch.float64)
 
     start, calls = time.perf_counter(), 0
-    while True:
+    while not state.finished:
         idx = torch.nonzero(state.running).flatten()
-        if len(idx) == 0:
-            break
-        if ((budget_steps is not None and calls >= budget_steps)
-                or (budget_time is not None and time.perf_counter() - start >= budget_time)):
-            return Run(state, None)
-        t0 = time.perf_counter()
-        acc = step(obj, state, idx, lim, sp)
-        calls += 1
-        a = idx[acc]
-        better = state.value[a] < state.best[a]
-        state.best[a] = torch.where(better, state.value[a], state.best[a])
-        state.since_best[a] = torch.where(better, 0, state.since_best[a] + 1)
-        _grid_snapshots(state, a, grid, sp.snapshots.theta)
-        state.wall[idx] += time.perf_counter() - t0
-        codes = check(state, idx, lim, obj.maxnorm, adaptive)
-        state.code[idx] = codes
-        _final_snapshots(state, idx[codes != 0], sp.snapshots.theta)
+        w, wl = state.take(idx), lim.take(idx)  # the running rows, stepped without indexing
+        while True:
+            if ((budget_steps is not None and calls >= budget_steps)
+                    or (budget_time is not None and time.perf_counter() - start >= budget_time)):
+                state.put(idx, w)
+                return Run(state, None)
+            t0 = time.perf_counter()
+            acc = step(obj, w, wl, sp)
+            calls += 1
+            better = acc & (w.value < w.best)
+            w.best = torch.where(better, w.value, w.best)
+            w.since_best = torch.where(better, 0, w.since_best + acc.to(torch.int64))
+            _grid_snapshots(w, acc, grid, sp.snapshots.theta)
+            w.wall += time.perf_counter() - t0
+            codes = check(w, wl, obj.maxnorm, adaptive)
+            stopped = torch.nonzero(codes).flatten()
+            if len(stopped):
+                w.code = codes
+                _final_snapshots(w, stopped, sp.snapshots.theta)
+                state.put(idx, w)
+                break
     return Run(state, _records(obj, state, sp))
 
 
@@ -148,10 +155,8 @@ def _initial_state(obj: Objective, theta0: Tensor, sp: DynamicsSpec, lim: Limits
     value, grad = out[0], out[1]
     if sp.discrete:
         h = lim.eta.clone()
-    else:  # initial step as in MATLAB's ode23s / ode45
-        order = _ORDERS[sp.method]
-        rate = (grad.abs() / (lim.abstol[:, None] + lim.reltol[:, None] * theta0.abs())).amax(-1)
-        h = (lim.reltol ** (1 / order) / (1.25 * rate)).nan_to_num(1.0).clamp(1e-10, 1.0)
+    else:
+        h = _initial_step(obj, theta0, grad, out[2] if stiff else None, lim, _ORDERS[sp.method])
     nan = lambda *shape: torch.full(shape, math.nan, dtype=f64)  # noqa: E731
     adam = sp.method == "adam"
     s = TrajectoryState(
@@ -167,98 +172,115 @@ def _initial_state(obj: Objective, theta0: Tensor, sp: DynamicsSpec, lim: Limits
         next_snap=torch.zeros(B, dtype=i64), snap_count=torch.zeros(B, dtype=i64),
         snap_t=nan(B, S), snap_step=torch.full((B, S), -1, dtype=i64), snap_loss=nan(B, S),
         snap_gradnorm=nan(B, S), snap_theta=nan(B, S, P) if sp.snapshots.theta else None)
-    every = torch.arange(B)
-    _snapshot(s, every, sp.snapshots.theta)
-    s.code[:] = check(s, every, lim, obj.maxnorm, not sp.discrete)
-    _final_snapshots(s, every[s.code != 0], sp.snapshots.theta)
+    _snapshot(s, torch.arange(B), sp.snapshots.theta)
+    s.code = check(s, lim, obj.maxnorm, not sp.discrete)
+    _final_snapshots(s, torch.nonzero(s.code).flatten(), sp.snapshots.theta)
     return s
 
 
-# ---- steps: each advances the running trajectories idx and returns which accepted a step -----
-def _flow(obj: Objective, s: TrajectoryState, idx: Tensor, lim: Limits, sp: DynamicsSpec) -> Tensor:
-    y, g0, h = s.theta[idx], s.grad[idx], s.h[idx]
-    lu = rosenbrock.factor(s.hess[idx], h)
+def _initial_step(obj: Objective, theta0: Tensor, grad: Tensor, hess: Tensor | None, lim: Limits,
+                  order: int) -> Tensor:
+    """Starting step size of Hairer, Norsett & Wanner (Solving ODEs I, II.4) in the controller's
+    scaled max-norm: h = min(100 h0, (0.01 / max(|F|, |F'|))^(1 / order)), h0 = 0.01 |y| / |F|.
+    F' = dF/dt = Hess V grad V is exact where the Hessian is at hand, else a difference quotient
+    over h0 (one more gradient)."""
+    sc = lim.abstol[:, None] + lim.reltol[:, None] * theta0.abs()
+    d0 = (theta0 / sc).abs().amax(-1)
+    d1 = (grad / sc).abs().amax(-1)
+    h0 = torch.where((d0 < 1e-5) | (d1 < 1e-5), 1e-6, 0.01 * d0 / d1)
+    if hess is not None:
+        dF = torch.matmul(hess, grad.unsqueeze(-1)).squeeze(-1)
+    else:
+        dF = (grad - obj.evaluate(theta0 - h0[:, None] * grad, 1)[1]) / h0[:, None]
+    d2 = (dF / sc).abs().amax(-1)
+    dmax = torch.maximum(d1, d2)
+    h1 = torch.where(dmax <= 1e-15, (h0 * 1e-3).clamp_min(1e-6),
+                     (0.01 / dmax).pow(1.0 / order))
+    return torch.minimum(100 * h0, h1).nan_to_num(1e-6).clamp(1e-10, 1e10)
+
+
+# ---- steps: each advances every trajectory of s (the running ones) and returns which accepted
+def _flow(obj: Objective, s: TrajectoryState, lim: Limits, sp: DynamicsSpec) -> Tensor:
+    y, g0, h = s.theta, s.grad, s.h
+    lu = rosenbrock.factor(s.hess, h)
     k1, k2, f1 = rosenbrock.stages(y, -g0, lu, h, lambda z: -obj.evaluate(z, 1)[1])
     yn = y + h[:, None] * k2
     vn, gn, Hn = obj.evaluate(yn, 2)
     err = rosenbrock.error(-g0, f1, -gn, k1, k2, lu, h)
-    s.evals[idx] += 2
-    return _accept_implicit(s, idx, lim, y, yn, err, (vn, gn, Hn), rosenbrock.ORDER)
+    s.evals += 2
+    return _accept_implicit(s, lim, y, yn, err, (vn, gn, Hn), rosenbrock.ORDER)
 
 
-def _flow_rodas(obj: Objective, s: TrajectoryState, idx: Tensor, lim: Limits,
-                sp: DynamicsSpec) -> Tensor:
-    y, h = s.theta[idx], s.h[idx]
-    lu = rosenbrock.rodas_factor(s.hess[idx], h)
-    yn, err = rosenbrock.rodas_step(y, -s.grad[idx], lu, h, lambda z: -obj.evaluate(z, 1)[1])
-    s.evals[idx] += 6
-    return _accept_implicit(s, idx, lim, y, yn, err, obj.evaluate(yn, 2), rosenbrock.RODAS_ORDER)
+def _flow_rodas(obj: Objective, s: TrajectoryState, lim: Limits, sp: DynamicsSpec) -> Tensor:
+    y, h = s.theta, s.h
+    lu = rosenbrock.rodas_factor(s.hess, h)
+    yn, err = rosenbrock.rodas_step(y, -s.grad, lu, h, lambda z: -obj.evaluate(z, 1)[1])
+    s.evals += 6
+    return _accept_implicit(s, lim, y, yn, err, obj.evaluate(yn, 2), rosenbrock.RODAS_ORDER)
 
 
-def _accept_implicit(s: TrajectoryState, idx: Tensor, lim: Limits, y: Tensor, yn: Tensor,
-                     err: Tensor, new: tuple[Tensor, Tensor, Tensor], order: int) -> Tensor:
+def _accept_implicit(s: TrajectoryState, lim: Limits, y: Tensor, yn: Tensor, err: Tensor,
+                     new: tuple[Tensor, Tensor, Tensor], order: int) -> Tensor:
     """Step control of a Rosenbrock step to yn with (value, gradient, Hessian) ``new`` there."""
     vn, gn, Hn = new
-    acc = _control(s, idx, y, yn, err, vn, gn, lim, order, torch.isfinite(Hn).flatten(1).all(-1))
-    a = idx[acc]
-    s.theta[a], s.value[a], s.grad[a], s.hess[a] = yn[acc], vn[acc], gn[acc], Hn[acc]
+    acc = _control(s, lim, y, yn, err, vn, gn, order, torch.isfinite(Hn).flatten(1).all(-1))
+    s.theta = torch.where(acc[:, None], yn, y)
+    s.value = torch.where(acc, vn, s.value)
+    s.grad = torch.where(acc[:, None], gn, s.grad)
+    s.hess = torch.where(acc[:, None, None], Hn, s.hess)
     return acc
 
 
-def _flow_explicit(obj: Objective, s: TrajectoryState, idx: Tensor, lim: Limits,
-                   sp: DynamicsSpec) -> Tensor:
+def _flow_explicit(obj: Objective, s: TrajectoryState, lim: Limits, sp: DynamicsSpec) -> Tensor:
     def field(z: Tensor) -> tuple[Tensor, Tensor]:
         v, g = obj.evaluate(z, 1)
         return -g, v
 
-    y, h = s.theta[idx], s.h[idx]
-    yn, fn, err, vn = explicit.step(y, -s.grad[idx], h, field)
+    y = s.theta
+    yn, fn, err, vn = explicit.step(y, -s.grad, s.h, field)
     gn = -fn
-    s.evals[idx] += len(explicit.A) - 1
-    acc = _control(s, idx, y, yn, err, vn, gn, lim, explicit.ORDER)
-    a = idx[acc]
-    s.theta[a], s.value[a], s.grad[a] = yn[acc], vn[acc], gn[acc]
+    s.evals += len(explicit.A) - 1
+    acc = _control(s, lim, y, yn, err, vn, gn, explicit.ORDER)
+    s.theta = torch.where(acc[:, None], yn, y)
+    s.value = torch.where(acc, vn, s.value)
+    s.grad = torch.where(acc[:, None], gn, s.grad)
     return acc
 
 
-def _control(s: TrajectoryState, idx: Tensor, y: Tensor, yn: Tensor, err: Tensor, vn: Tensor,
-             gn: Tensor, lim: Limits, order: int, finite: Tensor | None = None) -> Tensor:
+def _control(s: TrajectoryState, lim: Limits, y: Tensor, yn: Tensor, err: Tensor, vn: Tensor,
+             gn: Tensor, order: int, finite: Tensor | None = None) -> Tensor:
     """Accept where the scaled error max_i |err_i| / (abstol + reltol max(|y_i|, |yn_i|)) <= 1;
     adapt h; advance t and the step counters."""
-    scale = lim.abstol[idx, None] + lim.reltol[idx, None] * torch.maximum(y.abs(), yn.abs())
+    scale = torch.maximum(y.abs(), yn.abs()).mul_(lim.reltol[:, None]).add_(lim.abstol[:, None])
     en = (err.abs() / scale).amax(-1)
     ok = torch.isfinite(en) & torch.isfinite(vn) & torch.isfinite(gn).all(-1)
     if finite is not None:
         ok &= finite
     acc = ok & (en <= 1.0)
-    fac = torch.where(ok, (SAFETY * en.pow(-1.0 / order)).clamp(SHRINK, GROW),
-                      torch.full_like(en, SHRINK))
+    fac = torch.where(ok, (SAFETY * en.pow(-1.0 / order)).clamp(SHRINK, GROW), SHRINK)
     fac = torch.where(acc, fac, fac.clamp_max(1.0))
-    h = s.h[idx]
-    s.t[idx] += torch.where(acc, h, torch.zeros_like(h))
-    s.h[idx] = h * fac
-    s.steps[idx] += acc.to(torch.int64)
-    s.rejected[idx] += (~acc).to(torch.int64)
+    s.t = torch.where(acc, s.t + s.h, s.t)
+    s.h = s.h * fac
+    s.steps += acc.to(torch.int64)
+    s.rejected += (~acc).to(torch.int64)
     return acc
 
 
-def _discrete(obj: Objective, s: TrajectoryState, idx: Tensor, lim: Limits,
-              sp: DynamicsSpec) -> Tensor:
-    y, g, eta = s.theta[idx], s.grad[idx], lim.eta[idx]
+def _discrete(obj: Objective, s: TrajectoryState, lim: Limits, sp: DynamicsSpec) -> Tensor:
+    y, g, eta = s.theta, s.grad, lim.eta
     if sp.method == "gd":
         yn = optimizers.gd(y, g, eta)
     elif sp.method == "adam":
-        yn, s.m[idx], s.v[idx] = optimizers.adam(y, g, s.m[idx], s.v[idx], s.steps[idx] + 1, eta,
-                                                 sp.betas, sp.adam_eps)
+        yn, s.m, s.v = optimizers.adam(y, g, s.m, s.v, s.steps + 1, eta, sp.betas, sp.adam_eps)
     else:
-        gmb = optimizers.minibatch_gradient(obj, y, s.seed[idx], s.steps[idx], sp.batch_size)
+        gmb = optimizers.minibatch_gradient(obj, y, s.seed, s.steps, sp.batch_size)
         yn = optimizers.gd(y, gmb, eta)
-        s.evals[idx] += 1
-    s.theta[idx], s.value[idx], s.grad[idx] = yn, *obj.evaluate(yn, 1)
-    s.evals[idx] += 1
-    s.steps[idx] += 1
-    s.t[idx] = eta * s.steps[idx].to(torch.float64)
-    return torch.ones(len(idx), dtype=torch.bool)
+        s.evals += 1
+    s.theta, (s.value, s.grad) = yn, obj.evaluate(yn, 1)
+    s.evals += 1
+    s.steps += 1
+    s.t = eta * s.steps.to(torch.float64)
+    return torch.ones(len(y), dtype=torch.bool)
 
 
 _STEPS = {"flow": _flow, "flow_rodas": _flow_rodas, "flow_explicit": _flow_explicit,
@@ -282,15 +304,16 @@ def _snapshot(s: TrajectoryState, rows: Tensor, with_theta: bool) -> None:
     s.snap_count[rows] += 1
 
 
-def _grid_snapshots(s: TrajectoryState, rows: Tensor, grid: Tensor, with_theta: bool) -> None:
-    """Snapshot the rows whose time passed their next grid point, then move past t."""
-    if len(grid) == 0 or len(rows) == 0:
+def _grid_snapshots(s: TrajectoryState, acc: Tensor, grid: Tensor, with_theta: bool) -> None:
+    """Snapshot the trajectories that accepted a step and passed their next grid point, then
+    move their next grid point past t."""
+    if len(grid) == 0:
         return
-    nxt = s.next_snap[rows]
-    due = (nxt < len(grid)) & (s.t[rows] >= grid[nxt.clamp_max(len(grid) - 1)])
+    nxt = s.next_snap
+    due = acc & (nxt < len(grid)) & (s.t >= grid[nxt.clamp_max(len(grid) - 1)])
     if not bool(due.any()):
         return
-    rows = rows[due]
+    rows = torch.nonzero(due).flatten()
     _snapshot(s, rows, with_theta)
     s.next_snap[rows] = torch.searchsorted(grid, s.t[rows], right=True)
 

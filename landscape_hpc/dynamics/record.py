@@ -121,6 +121,17 @@ class TrajectoryState:
     def finished(self) -> bool:
         return not bool(self.running.any())
 
+    def take(self, idx: Tensor) -> "TrajectoryState":
+        """The rows ``idx``, copied: the engine's working set of running trajectories."""
+        return TrajectoryState(**{f.name: None if getattr(self, f.name) is None
+                                  else getattr(self, f.name)[idx] for f in fields(self)})
+
+    def put(self, idx: Tensor, part: "TrajectoryState") -> None:
+        """Write the rows of ``part`` (from :meth:`take`) back to rows ``idx``."""
+        for f in fields(self):
+            if getattr(self, f.name) is not None:
+                getattr(self, f.name)[idx] = getattr(part, f.name)
+
     def to_dict(self) -> dict[str, np.ndarray]:
         return {f.name: getattr(self, f.name).numpy().copy()
                 for f in fields(self) if getattr(self, f.name) is not None}

@@ -26,9 +26,14 @@ ORDER = 3  # order of the error estimate, for the step-size controller
 
 def factor(hess: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
     """LU of W = I + h d Hess V, batched."""
-    eye = torch.eye(hess.shape[-1], dtype=hess.dtype)
-    lu, piv = torch.linalg.lu_factor(eye + (h * D)[:, None, None] * hess)
-    return lu, piv
+    return torch.linalg.lu_factor(_shifted(hess, h * D))
+
+
+def _shifted(hess: Tensor, c: Tensor) -> Tensor:
+    """I + c Hess, batched over c (B,)."""
+    w = hess * c[:, None, None]
+    w.diagonal(dim1=-2, dim2=-1).add_(1.0)
+    return w
 
 
 def _solve(lu: tuple[Tensor, Tensor], b: Tensor) -> Tensor:
@@ -80,8 +85,7 @@ RODAS_C = (
 
 def rodas_factor(hess: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
     """LU of W = I + h gamma Hess V, batched."""
-    eye = torch.eye(hess.shape[-1], dtype=hess.dtype)
-    return torch.linalg.lu_factor(eye + (h * RODAS_GAMMA)[:, None, None] * hess)
+    return torch.linalg.lu_factor(_shifted(hess, h * RODAS_GAMMA))
 
 
 def rodas_step(y: Tensor, f0: Tensor, lu: tuple[Tensor, Tensor], h: Tensor, field

@@ -9,7 +9,7 @@ nondeterministic rule), min_step (an adaptive step size collapsed below 1e-14).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -47,25 +47,29 @@ class Limits:
                    eta=col(lambda s: s.eta), reltol=col(lambda s: s.reltol),
                    abstol=col(lambda s: s.abstol))
 
+    def take(self, idx: Tensor) -> "Limits":
+        return Limits(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
-def check(state: TrajectoryState, idx: Tensor, lim: Limits, maxnorm: float,
-          adaptive: bool) -> Tensor:
-    """Stop codes (0: go on) for the trajectories ``idx``."""
-    s = state
-    gnorm = s.grad[idx].abs().amax(-1)
-    value = s.value[idx]
-    rules = [
-        ("nonfinite", ~torch.isfinite(value) | ~torch.isfinite(gnorm)),
-        ("maxnorm", weightnorm(s.theta[idx]) >= maxnorm),
-        ("min_gradnorm", gnorm <= lim.min_gradnorm[idx]),
-        ("min_loss", value <= lim.min_loss[idx]),
-        ("patience", s.since_best[idx] >= lim.patience[idx]),
-        ("maxsteps", s.steps[idx] >= lim.maxsteps[idx]),
-        ("maxT", s.t[idx] >= lim.maxT[idx]),
-        ("maxtime", s.wall[idx] >= lim.maxtime[idx]),
-        ("min_step", (s.h[idx] < MIN_STEP) if adaptive else torch.zeros_like(gnorm, dtype=torch.bool)),
-    ]
-    hits = torch.stack([hit for _, hit in rules])            # (rules, n)
+
+_RULES = ("nonfinite", "maxnorm", "min_gradnorm", "min_loss", "patience", "maxsteps", "maxT",
+          "maxtime", "min_step")
+_CODES = torch.tensor([STOP_REASONS.index(name) for name in _RULES], dtype=torch.int64)
+
+
+def check(s: TrajectoryState, lim: Limits, maxnorm: float, adaptive: bool) -> Tensor:
+    """Stop codes (0: go on) for every trajectory of ``s``, with ``lim`` its rows' limits."""
+    gnorm = s.grad.abs().amax(-1)
+    value = s.value
+    hits = torch.stack([
+        ~torch.isfinite(value) | ~torch.isfinite(gnorm),
+        weightnorm(s.theta) >= maxnorm,
+        gnorm <= lim.min_gradnorm,
+        value <= lim.min_loss,
+        s.since_best >= lim.patience,
+        s.steps >= lim.maxsteps,
+        s.t >= lim.maxT,
+        s.wall >= lim.maxtime,
+        s.h < MIN_STEP if adaptive else torch.zeros_like(gnorm, dtype=torch.bool),
+    ])                                                        # (rules, n), in _RULES order
     first = hits.to(torch.uint8).argmax(0)                    # the first rule that holds
-    codes = torch.tensor([STOP_REASONS.index(name) for name, _ in rules], dtype=torch.int64)
-    return torch.where(hits.any(0), codes[first], 0)
+    return torch.where(hits.any(0), _CODES[first], 0)

