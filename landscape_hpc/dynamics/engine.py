@@ -201,12 +201,12 @@ def _initial_step(obj: Objective, theta0: Tensor, grad: Tensor, hess: Tensor | N
 
 # ---- steps: each advances every trajectory of s (the running ones) and returns which accepted
 def _flow(obj: Objective, s: TrajectoryState, lim: Limits, sp: DynamicsSpec) -> Tensor:
-    y, g0, h = s.theta, s.grad, s.h
+    y, f0, h = s.theta, -s.grad, s.h
     lu = rosenbrock.factor(s.hess, h)
-    k1, k2, f1 = rosenbrock.stages(y, -g0, lu, h, lambda z: -obj.evaluate(z, 1)[1])
+    k1, k2, f1 = rosenbrock.stages(y, f0, lu, h, lambda z: -obj.evaluate(z, 1)[1])
     yn = y + h[:, None] * k2
     vn, gn, Hn = obj.evaluate(yn, 2)
-    err = rosenbrock.error(-g0, f1, -gn, k1, k2, lu, h)
+    err = rosenbrock.error(f0, f1, -gn, k1, k2, lu, h)
     s.evals += 2
     return _accept_implicit(s, lim, y, yn, err, (vn, gn, Hn), rosenbrock.ORDER)
 
