@@ -79,11 +79,13 @@ def test_quadratic_flow_matches_exact_solution(method, reltol, abstol):
 
 @pytest.mark.parametrize("method", ["flow", "flow_rodas"])
 def test_stiff_flow_reaches_the_minimum_in_few_steps(method):
+    # gradients below ||H|| |theta| eps = 1e4 * 2 * 2.2e-16 ~ 4e-12 are rounding luck: ask for 1e-11
     obj = stiff_quadratic()
-    rec = integrate(obj, THETA0, DynamicsSpec(method=method, polish=None)).records[0]
-    assert rec.stopped_by == "min_gradnorm" and rec.gradnorm <= 1e-12
+    spec = DynamicsSpec(method=method, polish=None, stop={"min_gradnorm": 1e-11})
+    rec = integrate(obj, THETA0, spec).records[0]
+    assert rec.stopped_by == "min_gradnorm" and rec.gradnorm <= 1e-11
     assert rec.steps < 200
-    np.testing.assert_allclose(rec.theta, obj.c.numpy(), atol=1e-12)
+    np.testing.assert_allclose(rec.theta, obj.c.numpy(), atol=1e-10)  # smallest eigenvalue 0.1
     assert rec.n_negative == 0
 
 

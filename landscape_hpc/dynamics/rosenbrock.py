@@ -5,10 +5,17 @@ W = I - h d J (d = 1 / (2 + sqrt 2), one batched LU):
 
     k1 = W^-1 F(y)
     k2 = W^-1 (F(y + h k1 / 2) - k1) + k1,          y_new = y + h k2
-    k3 = W^-1 (F(y_new) - e32 (k2 - F1) - 2 (k1 - F(y))),   err = h (k1 - 2 k2 + k3) / 6
+    k3 = W^-1 (F(y_new) - e32 (k2 - F1) - 2 (k1 - F(y))),   err = h W^-1 (k1 - 2 k2 + k3) / 6
 
 (Shampine & Reichelt 1997, e32 = 6 + sqrt 2).  F(y_new) and J(y_new) are evaluated once, with the
 Hessian, and reused by the next step (FSAL).  Every tensor has a leading batch dimension.
+
+The error estimate is filtered through W^-1, as Radau5 does (Hairer & Wanner, Solving ODEs II,
+IV.8) and OrdinaryDiffEq.jl's ESDIRK methods do by default (``smooth_est``; the papers' KenCarp58):
+ode23s' raw estimate does not vanish in stiff components (h lambda >> 1), where the L-stable step
+is accurate, so along channels it stayed at 1-2x the tolerance for every h down to h lambda ~ 1
+and forced cascades of rejected steps.  W^-1 leaves the non-stiff components as they are
+(benchmarks/RESULTS.md, Trajectories, round 4).
 """
 
 from __future__ import annotations
@@ -51,9 +58,9 @@ def stages(y: Tensor, f0: Tensor, lu: tuple[Tensor, Tensor], h: Tensor, field) -
 
 def error(f0: Tensor, f1: Tensor, f2: Tensor, k1: Tensor, k2: Tensor, lu: tuple[Tensor, Tensor],
           h: Tensor) -> Tensor:
-    """The embedded error estimate, from F at y_new (f2)."""
+    """The embedded error estimate, from F at y_new (f2), filtered through W^-1."""
     k3 = _solve(lu, f2 - E32 * (k2 - f1) - 2.0 * (k1 - f0))
-    return h[:, None] * (k1 - 2.0 * k2 + k3) / 6.0
+    return _solve(lu, h[:, None] * (k1 - 2.0 * k2 + k3) / 6.0)
 
 
 # ---- Rodas4 (Hairer & Wanner, Solving ODEs II, IV.7; method option "flow_rodas") ---------------

@@ -143,19 +143,18 @@ class Network:
     def names(self) -> tuple[str, ...]:
         return tuple(self.blocks)
 
+    def _key(self, name: str) -> str:
+        return name + "1" if name in ("w", "b") and self.depth == 1 else name
+
     def _block(self, name: str) -> Block:
-        if self.depth == 1 and name in ("w", "b"):
-            name += "1"
-        if name not in self.blocks:
-            raise KeyError(f"no parameter block '{name}'; this network has {', '.join(self.blocks)}")
-        return self.blocks[name]
+        block = self.blocks.get(self._key(name))
+        if block is None:
+            raise KeyError(f"no parameter block '{self._key(name)}'; this network has "
+                           f"{', '.join(self.blocks)}")
+        return block
 
     def has(self, name: str) -> bool:
-        try:
-            self._block(name)
-            return True
-        except KeyError:
-            return False
+        return self._key(name) in self.blocks
 
     def slice(self, name: str) -> slice:
         b = self._block(name)
