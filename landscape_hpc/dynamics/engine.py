@@ -102,7 +102,7 @@ def integrate(problem: Problem | Objective, theta0: Tensor | None = None,
         state = _initial_state(obj, theta0, sp, lim, seeds)
     step = _STEPS[sp.method]
     adaptive = not sp.discrete
-    grid = torch.tensor(sp.snapshots.grid, dtype=torch.float64)
+    grid = torch.tensor([*sp.snapshots.grid, math.inf], dtype=torch.float64)  # inf: none left
 
     start, calls = time.perf_counter(), 0
     while not state.finished:
@@ -118,14 +118,13 @@ def integrate(problem: Problem | Objective, theta0: Tensor | None = None,
             calls += 1
             better = acc & (w.value < w.best)
             w.best = torch.where(better, w.value, w.best)
-            w.since_best = torch.where(better, 0, w.since_best + acc.to(torch.int64))
+            w.since_best = torch.where(better, 0, w.since_best + acc)
             _grid_snapshots(w, acc, grid, sp.snapshots.theta)
             w.wall += time.perf_counter() - t0
             codes = check(w, wl, obj.maxnorm, adaptive)
-            stopped = torch.nonzero(codes).flatten()
-            if len(stopped):
+            if codes is not None:
                 w.code = codes
-                _final_snapshots(w, stopped, sp.snapshots.theta)
+                _final_snapshots(w, torch.nonzero(codes).flatten(), sp.snapshots.theta)
                 state.put(idx, w)
                 break
     return Run(state, _records(obj, state, sp))
@@ -151,7 +150,7 @@ def _initial_state(obj: Objective, theta0: Tensor, sp: DynamicsSpec, lim: Limits
     S = sp.snapshots.capacity
     f64, i64 = torch.float64, torch.int64
     stiff = sp.method in ("flow", "flow_rodas")
-    out = obj.evaluate(theta0, 2 if stiff else 1)
+    out = [x.clone() for x in obj.evaluate(theta0, 2 if stiff else 1)]  # owned, not the objective's
     value, grad = out[0], out[1]
     if sp.discrete:
         h = lim.eta.clone()
@@ -173,7 +172,8 @@ def _initial_state(obj: Objective, theta0: Tensor, sp: DynamicsSpec, lim: Limits
         snap_t=nan(B, S), snap_step=torch.full((B, S), -1, dtype=i64), snap_loss=nan(B, S),
         snap_gradnorm=nan(B, S), snap_theta=nan(B, S, P) if sp.snapshots.theta else None)
     _snapshot(s, torch.arange(B), sp.snapshots.theta)
-    s.code = check(s, lim, obj.maxnorm, not sp.discrete)
+    codes = check(s, lim, obj.maxnorm, not sp.discrete)
+    s.code = torch.zeros(B, dtype=i64) if codes is None else codes
     _final_snapshots(s, torch.nonzero(s.code).flatten(), sp.snapshots.theta)
     return s
 
@@ -204,7 +204,7 @@ def _flow(obj: Objective, s: TrajectoryState, lim: Limits, sp: DynamicsSpec) -> 
     y, f0, h = s.theta, -s.grad, s.h
     lu = rosenbrock.factor(s.hess, h)
     k1, k2, f1 = rosenbrock.stages(y, f0, lu, h, lambda z: -obj.evaluate(z, 1)[1])
-    yn = y + h[:, None] * k2
+    yn = torch.addcmul(y, h[:, None], k2)
     vn, gn, Hn = obj.evaluate(yn, 2)
     err = rosenbrock.error(f0, f1, -gn, k1, k2, lu, h)
     s.evals += 2
@@ -223,7 +223,10 @@ def _accept_implicit(s: TrajectoryState, lim: Limits, y: Tensor, yn: Tensor, err
                      new: tuple[Tensor, Tensor, Tensor], order: int) -> Tensor:
     """Step control of a Rosenbrock step to yn with (value, gradient, Hessian) ``new`` there."""
     vn, gn, Hn = new
-    acc = _control(s, lim, y, yn, err, vn, gn, order, torch.isfinite(Hn).flatten(1).all(-1))
+    acc = _control(s, lim, y, yn, err, vn + gn.sum(-1) + Hn.sum((-2, -1)), order)
+    if bool(acc.all()):
+        s.theta, s.value, s.grad, s.hess = yn, vn, gn, Hn
+        return acc
     s.theta = torch.where(acc[:, None], yn, y)
     s.value = torch.where(acc, vn, s.value)
     s.grad = torch.where(acc[:, None], gn, s.grad)
@@ -240,29 +243,27 @@ def _flow_explicit(obj: Objective, s: TrajectoryState, lim: Limits, sp: Dynamics
     yn, fn, err, vn = explicit.step(y, -s.grad, s.h, field)
     gn = -fn
     s.evals += len(explicit.A) - 1
-    acc = _control(s, lim, y, yn, err, vn, gn, explicit.ORDER)
+    acc = _control(s, lim, y, yn, err, vn + gn.sum(-1), explicit.ORDER)
     s.theta = torch.where(acc[:, None], yn, y)
     s.value = torch.where(acc, vn, s.value)
     s.grad = torch.where(acc[:, None], gn, s.grad)
     return acc
 
 
-def _control(s: TrajectoryState, lim: Limits, y: Tensor, yn: Tensor, err: Tensor, vn: Tensor,
-             gn: Tensor, order: int, finite: Tensor | None = None) -> Tensor:
-    """Accept where the scaled error max_i |err_i| / (abstol + reltol max(|y_i|, |yn_i|)) <= 1;
-    adapt h; advance t and the step counters."""
+def _control(s: TrajectoryState, lim: Limits, y: Tensor, yn: Tensor, err: Tensor, new: Tensor,
+             order: int) -> Tensor:
+    """Accept where the scaled error max_i |err_i| / (abstol + reltol max(|y_i|, |yn_i|)) <= 1
+    and ``new`` (the sum of everything evaluated at yn) is finite; adapt h (a rejected step's
+    factor is below SAFETY < 1); advance t and the step counters."""
     scale = torch.maximum(y.abs(), yn.abs()).mul_(lim.reltol[:, None]).add_(lim.abstol[:, None])
-    en = (err.abs() / scale).amax(-1)
-    ok = torch.isfinite(en) & torch.isfinite(vn) & torch.isfinite(gn).all(-1)
-    if finite is not None:
-        ok &= finite
+    en = err.abs().div_(scale).amax(-1)
+    ok = torch.isfinite(en + new)
     acc = ok & (en <= 1.0)
-    fac = torch.where(ok, (SAFETY * en.pow(-1.0 / order)).clamp(SHRINK, GROW), SHRINK)
-    fac = torch.where(acc, fac, fac.clamp_max(1.0))
+    fac = torch.where(ok, en.pow(-1.0 / order).mul_(SAFETY).clamp_(SHRINK, GROW), SHRINK)
     s.t = torch.where(acc, s.t + s.h, s.t)
     s.h = s.h * fac
-    s.steps += acc.to(torch.int64)
-    s.rejected += (~acc).to(torch.int64)
+    s.steps += acc
+    s.rejected += ~acc
     return acc
 
 
@@ -306,16 +307,15 @@ def _snapshot(s: TrajectoryState, rows: Tensor, with_theta: bool) -> None:
 
 def _grid_snapshots(s: TrajectoryState, acc: Tensor, grid: Tensor, with_theta: bool) -> None:
     """Snapshot the trajectories that accepted a step and passed their next grid point, then
-    move their next grid point past t."""
-    if len(grid) == 0:
+    move their next grid point past t (``grid`` ends with inf, the point never passed)."""
+    if len(grid) == 1:
         return
-    nxt = s.next_snap
-    due = acc & (nxt < len(grid)) & (s.t >= grid[nxt.clamp_max(len(grid) - 1)])
+    due = acc & (s.t >= grid[s.next_snap])
     if not bool(due.any()):
         return
     rows = torch.nonzero(due).flatten()
     _snapshot(s, rows, with_theta)
-    s.next_snap[rows] = torch.searchsorted(grid, s.t[rows], right=True)
+    s.next_snap[rows] = torch.searchsorted(grid[:-1], s.t[rows], right=True)
 
 
 def _final_snapshots(s: TrajectoryState, rows: Tensor, with_theta: bool) -> None:

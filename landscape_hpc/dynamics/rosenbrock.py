@@ -49,18 +49,17 @@ def _solve(lu: tuple[Tensor, Tensor], b: Tensor) -> Tensor:
 
 def stages(y: Tensor, f0: Tensor, lu: tuple[Tensor, Tensor], h: Tensor, field) -> tuple[Tensor, Tensor, Tensor]:
     """First two stages: (k1, k2, y_new); ``field(y)`` returns F(y) = -grad V(y)."""
-    hc = h[:, None]
     k1 = _solve(lu, f0)
-    f1 = field(y + 0.5 * hc * k1)
-    k2 = _solve(lu, f1 - k1) + k1
+    f1 = field(torch.addcmul(y, h[:, None], k1, value=0.5))
+    k2 = _solve(lu, f1 - k1).add_(k1)
     return k1, k2, f1
 
 
 def error(f0: Tensor, f1: Tensor, f2: Tensor, k1: Tensor, k2: Tensor, lu: tuple[Tensor, Tensor],
           h: Tensor) -> Tensor:
     """The embedded error estimate, from F at y_new (f2), filtered through W^-1."""
-    k3 = _solve(lu, f2 - E32 * (k2 - f1) - 2.0 * (k1 - f0))
-    return _solve(lu, h[:, None] * (k1 - 2.0 * k2 + k3) / 6.0)
+    k3 = _solve(lu, torch.sub(k2, f1).mul_(-E32).add_(f2).add_(torch.sub(k1, f0), alpha=-2.0))
+    return _solve(lu, torch.add(k1, k2, alpha=-2.0).add_(k3).mul_(h[:, None] / 6.0))
 
 
 # ---- Rodas4 (Hairer & Wanner, Solving ODEs II, IV.7; method option "flow_rodas") ---------------

@@ -56,12 +56,13 @@ _RULES = ("nonfinite", "maxnorm", "min_gradnorm", "min_loss", "patience", "maxst
 _CODES = torch.tensor([STOP_REASONS.index(name) for name in _RULES], dtype=torch.int64)
 
 
-def check(s: TrajectoryState, lim: Limits, maxnorm: float, adaptive: bool) -> Tensor:
-    """Stop codes (0: go on) for every trajectory of ``s``, with ``lim`` its rows' limits."""
+def check(s: TrajectoryState, lim: Limits, maxnorm: float, adaptive: bool) -> Tensor | None:
+    """Stop codes (0: go on) for every trajectory of ``s``, with ``lim`` its rows' limits; None
+    when none stops."""
     gnorm = s.grad.abs().amax(-1)
     value = s.value
     hits = torch.stack([
-        ~torch.isfinite(value) | ~torch.isfinite(gnorm),
+        ~torch.isfinite(value + gnorm),
         weightnorm(s.theta) >= maxnorm,
         gnorm <= lim.min_gradnorm,
         value <= lim.min_loss,
@@ -71,5 +72,8 @@ def check(s: TrajectoryState, lim: Limits, maxnorm: float, adaptive: bool) -> Te
         s.wall >= lim.maxtime,
         s.h < MIN_STEP if adaptive else torch.zeros_like(gnorm, dtype=torch.bool),
     ])                                                        # (rules, n), in _RULES order
+    stop = hits.any(0)
+    if not bool(stop.any()):
+        return None
     first = hits.to(torch.uint8).argmax(0)                    # the first rule that holds
-    return torch.where(hits.any(0), _CODES[first], 0)
+    return torch.where(stop, _CODES[first], 0)
