@@ -111,7 +111,7 @@ def test_adam_then_polish_reaches_the_minimum():
 def test_polish_lands_on_a_saddle():
     obj = Quadratic(torch.diag(torch.tensor([2.0, -1.0, 0.5, -3.0], dtype=torch.float64)),
                     [1.0, 2.0, 3.0, 4.0])
-    theta, code, steps, _ = polish(obj, THETA0[None], PolishSpec(), torch.tensor([True]))
+    theta, code, steps, *_ = polish(obj, THETA0[None], PolishSpec(), torch.tensor([True]))
     np.testing.assert_allclose(theta[0].numpy(), obj.c.numpy(), atol=1e-13)
     assert code.item() == 1 and steps.item() <= 3  # gtol
     rec = integrate(obj, THETA0, DynamicsSpec(method="gd", stop={"maxsteps": 1})).records[0]

@@ -76,12 +76,12 @@ def test_polish_keeps_a_split_saddle_critical():
     obj2 = EmpiricalLoss(net2, obj1.x, obj1.y)
     assert obj2.gradient(theta_s).abs().max() < 1e-11
     start = theta_s + 1e-6 * torch.randn(len(theta_s), generator=gen(2), dtype=torch.float64)
-    theta, code, _, _ = polish(obj2, start[None], PolishSpec(gtol=1e-12), torch.tensor([True]))
+    theta, code, _, *_ = polish(obj2, start[None], PolishSpec(gtol=1e-12), torch.tensor([True]))
     assert code.item() == 1  # gtol
     assert obj2.gradient(theta[0]).abs().max() <= 1e-12
     assert obj2.loss(theta[0]) == pytest.approx(rec.loss, rel=1e-9)  # stayed on the saddle line
     assert (theta[0] - theta_s).abs().max() < 1e-3
-    theta, code, steps, _ = polish(obj2, start[None], PolishSpec(gtol=0, maxtime=1e-9),
+    theta, code, steps, *_ = polish(obj2, start[None], PolishSpec(gtol=0, maxtime=1e-9),
                                    torch.tensor([True]))
     assert POLISH_REASONS[code.item()] == "maxtime" and steps.item() <= 1
     assert torch.equal(theta[0], start)                # stopped before its first step

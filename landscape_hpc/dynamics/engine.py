@@ -333,20 +333,25 @@ def _records(obj: Objective, s: TrajectoryState, sp: DynamicsSpec) -> list[Traje
     psteps = torch.zeros(B, dtype=torch.int64)
     pevals = torch.zeros(B, dtype=torch.int64)
     wall = s.wall.clone()
+    # the state caches the derivatives at theta where the Hessian is kept (the stiff flows)
+    at = (s.value, s.grad, s.hess) if s.hess is not None else obj.evaluate(theta, 2)
     if sp.polish is not None:
         t0 = time.perf_counter()
         todo = (s.code != code("maxnorm")) & (s.code != code("nonfinite"))
-        theta, pcode, psteps, pevals = polish(obj, theta, sp.polish, todo)
+        theta, pcode, psteps, pevals, at = polish(obj, theta, sp.polish, todo, at)
         wall[todo] += time.perf_counter() - t0
-    value, grad, hess = obj.evaluate(theta, 2)
-    loss, grad_nb = obj.evaluate(theta, 1, with_barrier=False)
+    value, grad, hess = at
+    wn = weightnorm(theta)
+    if bool((wn > obj.maxnorm).any()):
+        loss, grad_nb = obj.evaluate(theta, 1, with_barrier=False)
+    else:  # R and its gradient vanish
+        loss, grad_nb = value, grad
     finite = torch.isfinite(hess).flatten(1).all(-1)
     eig = torch.full(theta.shape, math.nan, dtype=torch.float64)
     if finite.any():
         eig[finite] = torch.linalg.eigvalsh(hess[finite])
     tol = NEGATIVE_TOL * eig.abs().amax(-1, keepdim=True).clamp_min(1.0)
     nneg = (eig < -tol).sum(-1)
-    wn = weightnorm(theta)
     n = lambda x: x.numpy().copy()  # noqa: E731
     snap_theta = s.snap_theta
     return [TrajectoryRecord(

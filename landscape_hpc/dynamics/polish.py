@@ -24,24 +24,31 @@ Tensor = torch.Tensor
 LAM0, LAM_MIN, LAM_MAX = 1e-12, 1e-24, 1e12
 
 
-def polish(obj: Objective, theta: Tensor, spec: PolishSpec, todo: Tensor
-           ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+Derivs = tuple[Tensor, Tensor, Tensor]
+
+
+def polish(obj: Objective, theta: Tensor, spec: PolishSpec, todo: Tensor,
+           at: Derivs | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor, Derivs]:
     """Polish the rows of ``theta`` (B, P) where ``todo``; the others get code ``skipped``.
 
-    Returns (theta, code (B,), steps (B,), evals (B,)), codes index :data:`POLISH_REASONS`."""
+    ``at`` = (L + R, gradient, Hessian) at theta, if known (else evaluated).  Returns (theta,
+    code (B,), steps (B,), evals (B,), the same derivatives at the returned theta); codes index
+    :data:`POLISH_REASONS`."""
     B = theta.shape[0]
     theta = theta.clone()
     reason = torch.full((B,), POLISH_REASONS.index("skipped"), dtype=torch.int64)
     steps = torch.zeros(B, dtype=torch.int64)
     evals = torch.zeros(B, dtype=torch.int64)
+    if at is None:
+        at = obj.evaluate(theta, 2)
+        evals += 1
+    value, grad, hess = (d.clone() for d in at)
     idx = torch.nonzero(todo).flatten()
     if len(idx) == 0:
-        return theta, reason, steps, evals
+        return theta, reason, steps, evals, (value, grad, hess)
     reason[idx] = 0
     start = time.perf_counter()
-    x = theta[idx]
-    _, g, H = obj.evaluate(x, 2)
-    evals[idx] += 1
+    x, v, g, H = theta[idx], value[idx], grad[idx], hess[idx]
     lam = torch.full((len(idx),), LAM0, dtype=theta.dtype)
     while True:
         finite = torch.isfinite(g).all(-1) & torch.isfinite(H).flatten(1).all(-1)
@@ -54,23 +61,25 @@ def polish(obj: Objective, theta: Tensor, spec: PolishSpec, todo: Tensor
             new[new == 0] = POLISH_REASONS.index("maxtime")
         done = new != 0
         if done.any():
-            theta[idx[done]] = x[done]
-            reason[idx[done]] = new[done]
+            rows = idx[done]
+            theta[rows], value[rows], grad[rows], hess[rows] = x[done], v[done], g[done], H[done]
+            reason[rows] = new[done]
             keep = ~done
-            idx, x, g, H, lam = idx[keep], x[keep], g[keep], H[keep], lam[keep]
+            idx, x, v, g, H, lam = idx[keep], x[keep], v[keep], g[keep], H[keep], lam[keep]
         if len(idx) == 0:
-            return theta, reason, steps, evals
+            return theta, reason, steps, evals, (value, grad, hess)
         ev, V = torch.linalg.eigh(H)
         scale = (ev * ev).amax(-1).clamp_min(1e-300)
         coef = ev / (ev * ev + (lam * scale)[:, None])
         step = -(V @ (coef * (V.transpose(-1, -2) @ g.unsqueeze(-1)).squeeze(-1)).unsqueeze(-1)
                  ).squeeze(-1)
         xn = x + step
-        _, gn, Hn = obj.evaluate(xn, 2)
+        vn, gn, Hn = obj.evaluate(xn, 2)
         evals[idx] += 1
         steps[idx] += 1
         ok = torch.isfinite(gn).all(-1) & (gn.norm(dim=-1) < g.norm(dim=-1))
         x = torch.where(ok[:, None], xn, x)
+        v = torch.where(ok, vn, v)
         g = torch.where(ok[:, None], gn, g)
         H = torch.where(ok[:, None, None], Hn, H)
         lam = torch.where(ok, (lam / 10).clamp_min(LAM_MIN), lam * 100)

@@ -32,8 +32,8 @@ ORDER = 3  # order of the error estimate, for the step-size controller
 
 
 def factor(hess: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
-    """LU of W = I + h d Hess V, batched."""
-    return torch.linalg.lu_factor(_shifted(hess, h * D))
+    """LU of W = I + h d Hess V, batched (a singular W gives non-finite stages: a rejected step)."""
+    return torch.linalg.lu_factor_ex(_shifted(hess, h * D))[:2]
 
 
 def _shifted(hess: Tensor, c: Tensor) -> Tensor:
@@ -91,7 +91,7 @@ RODAS_C = (
 
 def rodas_factor(hess: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
     """LU of W = I + h gamma Hess V, batched."""
-    return torch.linalg.lu_factor(_shifted(hess, h * RODAS_GAMMA))
+    return torch.linalg.lu_factor_ex(_shifted(hess, h * RODAS_GAMMA))[:2]
 
 
 def rodas_step(y: Tensor, f0: Tensor, lu: tuple[Tensor, Tensor], h: Tensor, field
