@@ -122,13 +122,14 @@ def test_jump_procedure_moves_down_a_channel():
     p = build_problem({"net": {"input_dim": 2, "widths": [3], "activation": "softplus",
                                "biases": False},
                        "target": {"kind": "rosenbrock"}, "inputs": {"kind": "grid", "n": 100}})
-    spec = DynamicsSpec.model_validate({"stop": {"maxsteps": 150}, "polish": None})
+    # flow-time budgets (step budgets cover a flow time that depends on the integrator's steps)
+    spec = DynamicsSpec.model_validate({"stop": {"maxT": 200}, "polish": None})
     start = integrate(p, None, spec, seeds=[0]).records[0]
     theta = torch.from_numpy(start.theta)
     cos, _ = closest_pairs(p.net, theta)
     assert cos.distance.item() < 0.1                      # neurons 0 and 2 are converging
     jumps = jump_along_channel(p, theta, cos.i.item(), cos.j.item(),
-                               DynamicsSpec.model_validate({"stop": {"maxsteps": 50},
+                               DynamicsSpec.model_validate({"stop": {"maxT": 30},
                                                             "polish": None}), jumps=4)
     loss = [start.loss] + [j.loss for j in jumps]
     eps = [j.eps for j in jumps]

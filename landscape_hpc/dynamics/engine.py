@@ -114,14 +114,17 @@ def integrate(problem: Problem | Objective, theta0: Tensor | None = None,
                 state.put(idx, w)
                 return Run(state, None)
             t0 = time.perf_counter()
+            prev = (w.theta, w.t)  # steps replace these tensors, they do not write into them
             acc = step(obj, w, wl, sp)
             calls += 1
             better = acc & (w.value < w.best)
             w.best = torch.where(better, w.value, w.best)
             w.since_best = torch.where(better, 0, w.since_best + acc)
-            _grid_snapshots(w, acc, grid, sp.snapshots.theta)
             w.wall += time.perf_counter() - t0
             codes = check(w, wl, obj.maxnorm, adaptive)
+            if codes is not None and adaptive:
+                _maxnorm_event(obj, w, torch.nonzero(codes == code("maxnorm")).flatten(), *prev)
+            _grid_snapshots(w, acc, grid, sp.snapshots.theta)
             if codes is not None:
                 w.code = codes
                 _final_snapshots(w, torch.nonzero(codes).flatten(), sp.snapshots.theta)
@@ -150,7 +153,7 @@ def _initial_state(obj: Objective, theta0: Tensor, sp: DynamicsSpec, lim: Limits
     S = sp.snapshots.capacity
     f64, i64 = torch.float64, torch.int64
     stiff = sp.method in ("flow", "flow_rodas")
-    out = [x.clone() for x in obj.evaluate(theta0, 2 if stiff else 1)]  # owned, not the objective's
+    out = [x.clone() for x in _field(obj, theta0, 2 if stiff else 1)]  # owned, not the objective's
     value, grad = out[0], out[1]
     if sp.discrete:
         h = lim.eta.clone()
@@ -191,7 +194,7 @@ def _initial_step(obj: Objective, theta0: Tensor, grad: Tensor, hess: Tensor | N
     if hess is not None:
         dF = torch.matmul(hess, grad.unsqueeze(-1)).squeeze(-1)
     else:
-        dF = (grad - obj.evaluate(theta0 - h0[:, None] * grad, 1)[1]) / h0[:, None]
+        dF = (grad - _field(obj, theta0 - h0[:, None] * grad, 1)[1]) / h0[:, None]
     d2 = (dF / sc).abs().amax(-1)
     dmax = torch.maximum(d1, d2)
     h1 = torch.where(dmax <= 1e-15, (h0 * 1e-3).clamp_min(1e-6),
@@ -200,12 +203,18 @@ def _initial_step(obj: Objective, theta0: Tensor, grad: Tensor, hess: Tensor | N
 
 
 # ---- steps: each advances every trajectory of s (the running ones) and returns which accepted
+def _field(obj: Objective, theta: Tensor, order: int) -> tuple[Tensor, ...]:
+    """L and its derivatives, the vector field of the dynamics: L + R without R, which vanishes
+    (with its derivatives) up to weightnorm = maxnorm, where the dynamics stop."""
+    return obj.evaluate(theta, order, with_barrier=False)
+
+
 def _flow(obj: Objective, s: TrajectoryState, lim: Limits, sp: DynamicsSpec) -> Tensor:
     y, f0, h = s.theta, -s.grad, s.h
     lu = rosenbrock.factor(s.hess, h)
-    k1, k2, f1 = rosenbrock.stages(y, f0, lu, h, lambda z: -obj.evaluate(z, 1)[1])
+    k1, k2, f1 = rosenbrock.stages(y, f0, lu, h, lambda z: -_field(obj, z, 1)[1])
     yn = torch.addcmul(y, h[:, None], k2)
-    vn, gn, Hn = obj.evaluate(yn, 2)
+    vn, gn, Hn = _field(obj, yn, 2)
     err = rosenbrock.error(f0, f1, -gn, k1, k2, lu, h)
     s.evals += 2
     return _accept_implicit(s, lim, y, yn, err, (vn, gn, Hn), rosenbrock.ORDER)
@@ -214,9 +223,9 @@ def _flow(obj: Objective, s: TrajectoryState, lim: Limits, sp: DynamicsSpec) -> 
 def _flow_rodas(obj: Objective, s: TrajectoryState, lim: Limits, sp: DynamicsSpec) -> Tensor:
     y, h = s.theta, s.h
     lu = rosenbrock.rodas_factor(s.hess, h)
-    yn, err = rosenbrock.rodas_step(y, -s.grad, lu, h, lambda z: -obj.evaluate(z, 1)[1])
+    yn, err = rosenbrock.rodas_step(y, -s.grad, lu, h, lambda z: -_field(obj, z, 1)[1])
     s.evals += 6
-    return _accept_implicit(s, lim, y, yn, err, obj.evaluate(yn, 2), rosenbrock.RODAS_ORDER)
+    return _accept_implicit(s, lim, y, yn, err, _field(obj, yn, 2), rosenbrock.RODAS_ORDER)
 
 
 def _accept_implicit(s: TrajectoryState, lim: Limits, y: Tensor, yn: Tensor, err: Tensor,
@@ -236,7 +245,7 @@ def _accept_implicit(s: TrajectoryState, lim: Limits, y: Tensor, yn: Tensor, err
 
 def _flow_explicit(obj: Objective, s: TrajectoryState, lim: Limits, sp: DynamicsSpec) -> Tensor:
     def field(z: Tensor) -> tuple[Tensor, Tensor]:
-        v, g = obj.evaluate(z, 1)
+        v, g = _field(obj, z, 1)
         return -g, v
 
     y = s.theta
@@ -277,7 +286,7 @@ def _discrete(obj: Objective, s: TrajectoryState, lim: Limits, sp: DynamicsSpec)
         gmb = optimizers.minibatch_gradient(obj, y, s.seed, s.steps, sp.batch_size)
         yn = optimizers.gd(y, gmb, eta)
         s.evals += 1
-    s.theta, (s.value, s.grad) = yn, obj.evaluate(yn, 1)
+    s.theta, (s.value, s.grad) = yn, _field(obj, yn, 1)
     s.evals += 1
     s.steps += 1
     s.t = eta * s.steps.to(torch.float64)
@@ -288,6 +297,33 @@ _STEPS = {"flow": _flow, "flow_rodas": _flow_rodas, "flow_explicit": _flow_expli
           "gd": _discrete, "adam": _discrete, "sgd": _discrete}
 _ORDERS = {"flow": rosenbrock.ORDER, "flow_rodas": rosenbrock.RODAS_ORDER,
            "flow_explicit": explicit.ORDER}
+
+
+def _maxnorm_event(obj: Objective, s: TrajectoryState, rows: Tensor, prev: Tensor,
+                   prev_t: Tensor) -> None:
+    """Locate the maxnorm stop: the trajectories ``rows`` stepped from ``prev`` (inside) past
+    maxnorm go back to the point of the step's chord where the weightnorm is maxnorm (the first
+    float at or past it), at the flow time in proportion, with the derivatives evaluated there."""
+    if len(rows) == 0:
+        return
+    y, yn = prev[rows], s.theta[rows]
+    d = yn - y
+    a, b = (d * d).sum(-1), 2 * (y * d).sum(-1)
+    c = (y * y).sum(-1) - 2 * y.shape[-1] * obj.maxnorm          # < 0: y is inside
+    frac = (-2 * c / (b + (b * b - 4 * a * c).sqrt())).clamp(0.0, 1.0)
+    for _ in range(4):  # rounding may leave the chord point just inside
+        inside = weightnorm(torch.addcmul(y, frac[:, None], d)) < obj.maxnorm
+        frac = torch.where(inside, (frac * (1 + 1e-12)).clamp_max(1.0), frac)
+    z = torch.where((frac < 1.0)[:, None], torch.addcmul(y, frac[:, None], d), yn)
+    out = _field(obj, z, 1 if s.hess is None else 2)
+    # out of place: after an all-accepted step the state holds the objective's own tensors
+    s.theta = s.theta.index_put((rows,), z)
+    s.value = s.value.index_put((rows,), out[0])
+    s.grad = s.grad.index_put((rows,), out[1])
+    if s.hess is not None:
+        s.hess = s.hess.index_put((rows,), out[2])
+    s.t = s.t.index_put((rows,), prev_t[rows] + frac * (s.t[rows] - prev_t[rows]))
+    s.evals = s.evals.index_put((rows,), s.evals[rows] + 1)
 
 
 # ---- snapshots --------------------------------------------------------------------------------
@@ -333,7 +369,8 @@ def _records(obj: Objective, s: TrajectoryState, sp: DynamicsSpec) -> list[Traje
     psteps = torch.zeros(B, dtype=torch.int64)
     pevals = torch.zeros(B, dtype=torch.int64)
     wall = s.wall.clone()
-    # the state caches the derivatives at theta where the Hessian is kept (the stiff flows)
+    # the state caches L's derivatives at theta where the Hessian is kept (the stiff flows); they
+    # are L + R's below maxnorm, where every trajectory the polish takes is
     at = (s.value, s.grad, s.hess) if s.hess is not None else obj.evaluate(theta, 2)
     if sp.polish is not None:
         t0 = time.perf_counter()
@@ -342,9 +379,10 @@ def _records(obj: Objective, s: TrajectoryState, sp: DynamicsSpec) -> list[Traje
         wall[todo] += time.perf_counter() - t0
     value, grad, hess = at
     wn = weightnorm(theta)
-    if bool((wn > obj.maxnorm).any()):
+    if bool((wn > obj.maxnorm).any()):  # R > 0 somewhere
+        value, grad, hess = obj.evaluate(theta, 2)
         loss, grad_nb = obj.evaluate(theta, 1, with_barrier=False)
-    else:  # R and its gradient vanish
+    else:
         loss, grad_nb = value, grad
     finite = torch.isfinite(hess).flatten(1).all(-1)
     eig = torch.full(theta.shape, math.nan, dtype=torch.float64)
