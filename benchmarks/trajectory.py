@@ -19,6 +19,10 @@ Methods, all with one torch thread, float64:
                   gradnorm <= 1e-10 and at maxnorm, wall time capped (``--cap``; then not certified)
 * adam+bfgs       Adam (eta 1e-2, 5000 steps) then scipy BFGS (gtol 1e-10) on the same gradient
 
+``--paired`` runs engine-single and LSODA seed by seed, alternately, and reports the median of the
+per-seed time ratios as well: on a VM whose speed drifts by 20-30% over minutes this ratio is
+steadier than the ratio of medians taken minutes apart.
+
 The batching lever is for many small trajectories, where Python overhead per step dominates: a
 second table runs engine-single and engine-batch on the same problem with 100 grid inputs and
 ``--small-seeds`` seeds per width.
@@ -27,7 +31,8 @@ The process's malloc thresholds are set first (``landscape_hpc.dynamics.allocato
 ``integrate`` does), so the baselines' torch evaluations run on the same allocator as the engine;
 ``LANDSCAPE_HPC_MALLOC=default`` leaves glibc's defaults for all.
 
-Usage: python benchmarks/trajectory.py [--quick] [--widths 1 2 3 4 5] [--seeds 20] [--cap 60]
+Usage: python benchmarks/trajectory.py [--quick] [--paired] [--widths 1 2 3 4 5] [--seeds 20]
+       [--cap 60]
 """
 
 from __future__ import annotations
@@ -145,6 +150,17 @@ def summary(rows: list[tuple[float, bool, float]]) -> str:
             f"{100 * share:5.0f} %  {gmed:>8}")
 
 
+def paired(prob, seeds: list[int], cap: float) -> str:
+    """engine-single and LSODA alternately, seed by seed; medians and the median per-seed ratio."""
+    eng, lso = [], []
+    for s in seeds:
+        eng += engine(prob, [s], False)
+        lso.append(scipy_flow(prob, s, "LSODA", cap))
+    ratio = statistics.median(b[0] / a[0] for a, b in zip(eng, lso))
+    return (f"{'engine-single':14s}  {summary(eng)}\n       {'lsoda':14s}  {summary(lso)}\n"
+            f"       LSODA / engine-single, median of per-seed ratios: {ratio:.1f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="widths 2 and 4, 4 seeds, cap 20 s")
@@ -152,6 +168,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--cap", type=float, default=60.0, help="wall-time cap of a scipy trajectory")
     ap.add_argument("--small-seeds", type=int, default=64, help="0: no small-problem table")
+    ap.add_argument("--paired", action="store_true",
+                    help="engine-single and LSODA alternately per seed (no other method)")
     ap.add_argument("--methods", nargs="+",
                     default=["engine-single", "engine-batch", "lsoda", "bdf", "adam+bfgs"])
     args = ap.parse_args()
@@ -166,6 +184,9 @@ def main() -> None:
     seeds = list(range(args.seeds))
     for width in args.widths:
         prob = problem(width)
+        if args.paired:
+            print(f"{width:5d}  {paired(prob, seeds, args.cap)}", flush=True)
+            continue
         runs = {
             "engine-single": lambda: engine(prob, seeds, False),
             "engine-batch": lambda: engine(prob, seeds, True),
@@ -176,7 +197,7 @@ def main() -> None:
         }
         for name in args.methods:
             print(f"{width:5d}  {name:14s}  {summary(runs[name]())}", flush=True)
-    if args.small_seeds == 0:
+    if args.small_seeds == 0 or args.paired:
         return
     print(f"\n# small problem: 100 grid inputs, {args.small_seeds} seeds per width")
     small = list(range(args.small_seeds))

@@ -5,8 +5,16 @@ record; finished trajectories drop out of the batch.  The running ones are stepp
 working set (``TrajectoryState.take``), written back only when one of them stops or the budget
 runs out, so a step does no gathering or scattering by index.  The loop is: one step of the chosen
 dynamics for every running trajectory (adaptive ones accept or reject per trajectory), then
-patience, snapshots, wall time and the stopping rules (:mod:`.stopping`).  Adaptive methods start
-with the step size of Hairer, Norsett & Wanner (:func:`_initial_step`).  When all have stopped,
+patience, wall time, the stopping rules (:mod:`.stopping`) and snapshots.  Adaptive methods start
+with the step size of Hairer, Norsett & Wanner (:func:`_initial_step`).
+
+The dynamics follow -grad L: the flow of L + R up to the maxnorm stop, since R and its
+derivatives vanish while weightnorm <= maxnorm.  Evaluating R in the steps only harmed the last
+one: a step past maxnorm met the barrier's derivatives in its error estimate and was rejected
+again and again (10-25% of a channel trajectory's steps, benchmarks/RESULTS.md).  An adaptive
+step that ends past maxnorm is cut back to the point of its chord at maxnorm
+(:func:`_maxnorm_event`, like an ODE solver's event location), so records stop at maxnorm.  The
+polish and the records use L + R.  When all have stopped,
 the Newton polish (:mod:`.polish`) runs on those not stopped by maxnorm or non-finite values, and
 the records (:class:`.record.TrajectoryRecord`) are built with the final Hessian spectrum.
 ``flow`` is ode23s (:mod:`.rosenbrock`, the default), ``flow_rodas`` the order-4 Rodas4 with the
