@@ -76,7 +76,7 @@ def test_polish_keeps_a_split_saddle_critical():
     obj2 = EmpiricalLoss(net2, obj1.x, obj1.y)
     assert obj2.gradient(theta_s).abs().max() < 1e-11
     start = theta_s + 1e-6 * torch.randn(len(theta_s), generator=gen(2), dtype=torch.float64)
-    theta, code, _, *_ = polish(obj2, start[None], PolishSpec(gtol=1e-12), torch.tensor([True]))
+    theta, code, *_ = polish(obj2, start[None], PolishSpec(gtol=1e-12), torch.tensor([True]))
     assert code.item() == 1  # gtol
     assert obj2.gradient(theta[0]).abs().max() <= 1e-12
     assert obj2.loss(theta[0]) == pytest.approx(rec.loss, rel=1e-9)  # stayed on the saddle line

@@ -104,10 +104,8 @@ class Objective(ABC):
         out = self.derivatives(self._check(theta), order)
         if not with_barrier or math.isinf(self.maxnorm):
             return out
-        # no weightnorm above maxnorm: R and its derivatives vanish (adding them would only
-        # turn -0.0 into +0.0)
-        if float((theta * theta).sum(-1).amax()) / (2 * theta.shape[-1]) <= self.maxnorm:
-            return out
+        if not bool((weightnorm(theta) > self.maxnorm).any()):
+            return out  # R and its derivatives vanish (the sum would only turn -0.0 into +0.0)
         return tuple(x + r for x, r in zip(out, barrier(theta, self.maxnorm, order)))
 
     def value(self, theta: Tensor) -> Tensor:
