@@ -5,9 +5,10 @@
 
 Left (Fig. 4a): per one-hidden-layer task, the cosine distance of the closest pair of input
 vectors against |a_i| + |a_j| of that pair; channels (criteria 1-2: weightnorm at the maxnorm and
-cosine distance < 1e-3) in red.  Right (Fig. 4c): per configuration, the share of channels by
-criteria 1-2 with its 95% Wilson interval, and the share of tasks stopped by the maxnorm (open
-marks; the only measure for the deep nets, whose per-layer pair criteria are not computed here).
+cosine distance < 1e-3, or the flow's channel stop) in red.  Right (Fig. 4c): per configuration,
+the share of channels with its 95% Wilson interval, and the share of tasks stopped by the maxnorm
+or the channel rule (open marks; the only measure for the deep nets, whose per-layer pair
+criteria are not computed here).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from landscape_hpc.analysis.store import channel_results
 
 
 def configurations(df: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
-    """Per configuration (the axes but the seed): tasks, channels by criteria 1-2, maxnorm stops."""
+    """Per configuration (the axes but the seed): tasks, channels, maxnorm or channel stops."""
     label = df[axes].astype(str).agg(", ".join, axis=1).str.replace(r"(, )?nan", "", regex=True)
-    g = df.assign(config=label, maxnorm=df["stopped_by"] == "maxnorm").groupby("config", sort=False)
+    g = df.assign(config=label, maxnorm=df["stopped_by"].isin(["maxnorm", "channel"])).groupby(
+        "config", sort=False)
     out = g.agg(tasks=("seed", "size"), channels=("is_channel", "sum"), maxnorm=("maxnorm", "sum"))
     lo, hi = wilson_interval(out["channels"].to_numpy(), out["tasks"].to_numpy())
     return out.assign(fraction=out["channels"] / out["tasks"], lower=lo, upper=hi).reset_index()
@@ -53,7 +55,7 @@ def main() -> None:
                                                table["upper"] - table["fraction"]],
                    fmt="o", c=COLORS["channel"], label="channels (criteria 1-2)")
     right.scatter(table["maxnorm"] / table["tasks"], y, facecolors="none", edgecolors="k",
-                  label="stopped by maxnorm")
+                  label="stopped by maxnorm or channel")
     right.set_yticks(y, table["config"], fontsize=7)
     right.set(xlim=(-0.02, 1.02), xlabel="share of tasks", title="channel probability (Fig. 4c)")
     right.invert_yaxis()

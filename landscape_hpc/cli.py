@@ -121,39 +121,50 @@ def plan(
                                 help="Named profile of the sweep file, e.g. smoke."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
     tasks: bool = typer.Option(False, "--tasks", help="With --json: list every task id."),
-    calibrate: int = typer.Option(0, "--calibrate", min=0,
-                                  help="Time N tasks of a few groups and estimate the cost."),
+    calibrate: int = typer.Option(0, "--calibrate",
+                                  help="Time N tasks in all, a sample stratified over the groups, "
+                                       "and estimate the cost (sweeps/README.md, Cost)."),
+    cap: float = typer.Option(None, "--cap",
+                              help="With --calibrate: seconds a timed task may run at most "
+                                   "(default 60); capped tasks make the estimate a lower bound."),
+    cores: int = typer.Option(None, "--cores",
+                              help="With --calibrate: also give the hours on N cores."),
 ) -> None:
     """Expand a sweep file into tasks with stable ids and work units, and show the plan."""
     from .runner import plan_for_store
     from .sweep.report import render as render_plan
 
+    if calibrate:
+        from .calibrate import DEFAULT_CAP, check_arguments, check_sweep, report
+        from .calibrate import calibrate as run_calibration
+
+        cap = DEFAULT_CAP if cap is None else cap
+        try:
+            check_arguments(calibrate, cap, cores)
+            check_sweep(sweep)
+        except (ConfigError, ValueError) as err:
+            fail(escape(str(err)))
+    elif cap is not None or cores is not None:
+        fail(f"{'--cap' if cap is not None else '--cores'}: only with --calibrate N")
     try:
         result = plan_for_store(sweep, profile)
     except ConfigError as err:
         fail(escape(str(err)))
+    if not as_json:
+        console.print(render_plan(result))
     cost = None
     if calibrate:
-        from .calibrate import calibrate as run_calibration
-
         try:
-            cost = run_calibration(result, calibrate)
+            cost = run_calibration(result, calibrate, cap, console=err_console)
         except (ConfigError, ValueError) as err:
             fail(escape(str(err)))
     if as_json:
         out = result.to_dict(with_tasks=tasks)
         if cost is not None:
-            out["calibration"] = cost.to_dict()
+            out["calibration"] = cost.to_dict(cores)
         print(json.dumps(out, indent=1, default=str))
-        return
-    console.print(render_plan(result))
-    if cost is not None:
-        for g in cost.groups:
-            console.print(f"calibrated {g['tasks']} tasks of group {g['group']} "
-                          f"({escape(str(g['settings']))}): {g['seconds_per_task']:.3g} s per task",
-                          highlight=False)
-        console.print(f"estimate: {cost.seconds_per_task:.3g} s per task, {cost.cpu_hours:.3g} "
-                      f"CPU-hours for {result.n_tasks} tasks", highlight=False)
+    elif cost is not None:
+        report(cost, console, cores)
 
 
 # ---- run, status, resume ------------------------------------------------------------------------

@@ -245,11 +245,11 @@ def test_real_store(real, tmp_path):
         assert cell["task_id"].values.item() == raw["task_id"].values[i]
     h = loss_histogram(ds, by=["width"])
     ok = raw["stopped_by"].isin(["min_gradnorm", "min_loss"]) | (raw["polish_stopped_by"] == "gtol")
-    ok &= ~raw["stopped_by"].isin(["maxnorm", "nonfinite"])
+    ok &= ~raw["stopped_by"].isin(["channel", "maxnorm", "nonfinite"])
     assert h["count"].values.sum() == int(ok.sum())
     f = convergence_fractions(ds, by=["width"])
     np.testing.assert_allclose(f["fraction"].sum("outcome"), 1.0)
-    channels = int((raw.stopped_by == "maxnorm").sum())
+    channels = int(raw.stopped_by.isin(["channel", "maxnorm"]).sum())
     assert f["count"].sel(outcome="channel").values.sum() == channels
     r = invoke("plot", real, "--out", tmp_path, "--by", "width", "--prefix", "t_")
     assert r.exit_code == 0, r.output

@@ -146,7 +146,7 @@ def test_batch_has_own_step_sizes_and_stops():
 
 def test_loss_levels_channel_hits_maxnorm():
     prob = loss_levels(2, maxnorm=50.0)
-    recs = integrate(prob, None, DynamicsSpec(), seeds=[2, 3]).records
+    recs = integrate(prob, None, DynamicsSpec(channel=None), seeds=[2, 3]).records  # no stop
     assert {r.stopped_by for r in recs} <= {"maxnorm", "min_gradnorm"}
     assert any(r.stopped_by == "maxnorm" for r in recs)
     for r in recs:

@@ -60,9 +60,10 @@ def quantise(ds: xr.Dataset, rtol: float = RTOL, atol: float = ATOL,
     dim ``level`` whose coordinates are the level values (``level``), ``level_count``,
     ``level_low`` and ``level_high``.  Which tasks enter the levels: ``converged`` ones (see
     :func:`.outcomes.converged`), every ``done`` one with a finite loss, or those that ended in a
-    ``channel`` (stopped by maxnorm; their loss is the loss where they reached the maxnorm)."""
+    ``channel`` (stopped by the channel stop or by maxnorm; their loss is the loss where the
+    channel was recognised or where they reached the maxnorm)."""
     from ..store.layout import DONE, EMPTY
-    from .outcomes import converged
+    from .outcomes import CHANNEL_STOPS, converged
 
     if tasks not in TASKS:
         raise ConfigError(f"tasks: expected one of {', '.join(TASKS)}, got '{tasks}'")
@@ -70,7 +71,7 @@ def quantise(ds: xr.Dataset, rtol: float = RTOL, atol: float = ATOL,
     cols = flat(ds, ["loss", "stopped_by", "polish_stopped_by"])
     done = cols["status"] == DONE
     use = {"converged": converged(cols), "done": done,
-           "channel": done & (cols["stopped_by"] == "maxnorm")}[tasks]
+           "channel": done & np.isin(cols["stopped_by"], CHANNEL_STOPS)}[tasks]
     lv = cluster(np.where(use, cols["loss"], np.nan), rtol, atol)
     index = np.full(ref.shape, -1, dtype=np.int64)
     index[ref.values != EMPTY] = lv.index

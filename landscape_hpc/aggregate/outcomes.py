@@ -3,13 +3,15 @@
 Rules, first match wins, for every task of the sweep (cells without a task get -1):
 
 - ``not_converged``: the task is not done (pending, running, failed), or it did not converge
-  (below) and was not stopped by ``maxnorm``;
-- ``channel``: stopped by ``maxnorm`` (the weight norm diverges: a channel to infinity);
+  (below) and did not end in a channel;
+- ``channel``: stopped by ``channel`` (the flow's channel-to-infinity stop recognised a channel,
+  :mod:`landscape_hpc.dynamics.channel`) or by ``maxnorm`` (the weight norm diverged to the
+  maxnorm: a channel the stop did not recognise, or another divergence to infinity);
 - ``global_min``: converged with loss below the global threshold;
 - ``saddle``: converged with a negative Hessian eigenvalue (``n_negative`` > 0);
 - ``local_min``: converged, no negative eigenvalue.
 
-*Converged* means done, not stopped by ``maxnorm`` or ``nonfinite``, and stopped by
+*Converged* means done, not stopped by ``maxnorm``, ``channel`` or ``nonfinite``, and stopped by
 ``min_gradnorm`` or ``min_loss``, or polished to ``gtol`` (after patience, maxsteps, maxT,
 maxtime or min_step).  A loss below the global threshold is
 a global minimum whatever the sign of tiny eigenvalues.  The threshold is ``global_threshold``
@@ -33,6 +35,8 @@ from .levels import ATOL, RTOL, quantise
 CLASSES = ("global_min", "local_min", "saddle", "channel", "not_converged")
 GLOBAL_MIN, LOCAL_MIN, SADDLE, CHANNEL, NOT_CONVERGED = range(len(CLASSES))
 CONVERGED_STOPS = ("min_gradnorm", "min_loss")
+#: stops that end a trajectory in a channel to infinity (class ``channel``)
+CHANNEL_STOPS = ("channel", "maxnorm")
 ZERO_LOSS = 1e-10
 
 
@@ -41,7 +45,7 @@ def converged(cols: dict[str, np.ndarray]) -> np.ndarray:
     ``polish_stopped_by``)."""
     stop, polish = cols["stopped_by"], cols["polish_stopped_by"]
     reached = np.isin(stop, CONVERGED_STOPS) | (polish == "gtol")
-    return (cols["status"] == DONE) & reached & ~np.isin(stop, ("maxnorm", "nonfinite"))
+    return (cols["status"] == DONE) & reached & ~np.isin(stop, (*CHANNEL_STOPS, "nonfinite"))
 
 
 def check_classes(classes: list[str] | None) -> list[str]:
@@ -77,7 +81,8 @@ def classify(ds: xr.Dataset, threshold: float | None = None, rtol: float = RTOL,
     cols = flat(ds, ["loss", "stopped_by", "polish_stopped_by", "n_negative"])
     ok = converged(cols)
     code = np.select(
-        [cols["stopped_by"] == "maxnorm", ~ok, cols["loss"] < threshold, cols["n_negative"] > 0],
+        [np.isin(cols["stopped_by"], CHANNEL_STOPS), ~ok, cols["loss"] < threshold,
+         cols["n_negative"] > 0],
         [CHANNEL, NOT_CONVERGED, GLOBAL_MIN, SADDLE], LOCAL_MIN)
     code[cols["status"] != DONE] = NOT_CONVERGED
     ref = ds["status"]

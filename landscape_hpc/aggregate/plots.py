@@ -45,7 +45,7 @@ def _xaxis(ax, ds: xr.Dataset, x: str, pos: np.ndarray) -> None:
 def plot_loss_levels(hist: xr.Dataset, path: str | Path, x: str, title: str = "",
                      channels: xr.Dataset | None = None) -> Path:
     """Loss levels (y, log scale) against ``x``; marker area grows with the count, which is
-    written beside it.  ``channels``: a second histogram (tasks ending at the maxnorm), drawn
+    written beside it.  ``channels``: a second histogram (tasks ending in a channel), drawn
     as grey crosses."""
     from matplotlib.lines import Line2D
 
@@ -95,7 +95,7 @@ def plot_loss_levels(hist: xr.Dataset, path: str | Path, x: str, title: str = ""
                               label="converged (colour: " + x + ")"))
     if channels is not None:
         handles.append(Line2D([], [], marker="x", ls="", color="0.45",
-                              label="ended at maxnorm (channel)"))
+                              label="ended in a channel"))
     ax.legend(handles=handles, fontsize=8, loc="best")
     return _save(fig, path)
 

@@ -9,6 +9,11 @@ and keeps the leading batch dims; closest pairs work in any hidden ``layer`` of 
 Channel criteria (App. B.3): (1) weightnorm above maxnorm, (2) cosine distance 1 - cos below 1e-3
 for some pair of input vectors, (3) the late parameter updates lie mostly (> 90 %) in the channel
 subspace: the channel neurons' output weights and the span of their input vectors.
+
+The geometric primitives (input vectors, output weights, cosine distances, the channel subspace,
+the GLU reparameterisation and its limit) live in :mod:`landscape_hpc.models.channel_geometry`,
+shared with the flow's channel stop (:mod:`landscape_hpc.dynamics.channel`); they are re-exported
+here.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ import numpy as np
 import torch
 from scipy.sparse.csgraph import connected_components
 
+from ..models.channel_geometry import (GLU, check_layer, check_shallow, cosine_distances,
+                                       glu_from_pair, glu_limit, glu_pair, input_vectors,
+                                       output_weights, pair_from_glu, subspace_fraction)
 from ..models.network import Network
 from ..models.objective import weightnorm
 
@@ -28,37 +36,6 @@ Tensor = torch.Tensor
 CHANNEL_COSINE = 1e-3
 GROUP_COSINE = 1e-2
 CHANNEL_UPDATE_FRACTION = 0.9
-
-
-def _check_shallow(net: Network) -> None:
-    if net.depth != 1:
-        raise ValueError(f"channel analysis needs one hidden layer, got {net.depth}: {net}")
-
-
-def _check_layer(net: Network, layer: int) -> None:
-    if not 1 <= layer <= net.depth:
-        raise ValueError(f"layer: expected 1..{net.depth} (hidden layers of {net}), got {layer}")
-
-
-def input_vectors(net: Network, theta: Tensor, layer: int = 1) -> Tensor:
-    """Input vectors v_i = (w_i[, b_i]) of the neurons of a hidden layer, shape (..., n, D)."""
-    _check_layer(net, layer)
-    v = net.view(theta, f"w{layer}")
-    b = f"b{layer}"
-    return torch.cat([v, net.view(theta, b)[..., None]], -1) if net.has(b) else v
-
-
-def output_weights(net: Network, theta: Tensor, layer: int = 1) -> Tensor:
-    """Output weights a_i of the neurons of a hidden layer, shape (..., n, out)."""
-    _check_layer(net, layer)
-    nxt = net.readout(theta) if layer == net.depth else net.view(theta, f"w{layer + 1}")
-    return nxt.transpose(-1, -2)
-
-
-def cosine_distances(v: Tensor) -> Tensor:
-    """1 - cos between all rows of v (..., n, D): (..., n, n); 1 where a vector is zero."""
-    u = v / v.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(v.dtype).tiny)
-    return 1.0 - u @ u.transpose(-1, -2)
 
 
 def l2_distances(v: Tensor) -> Tensor:
@@ -137,18 +114,12 @@ def update_fraction(net: Network, theta: Tensor, later: Tensor, neurons: Tensor)
     """Criterion (3): ||update projected on the channel subspace|| / ||update|| for the update
     ``later - theta`` (e.g. between two late snapshots).  The channel subspace of ``neurons``
     (..., k) is spanned by their output weights and, in each of their input vectors, by the span of
-    their input vectors at ``later`` (projector W_c (W_c^T W_c)^-1 W_c^T, here from a QR)."""
-    _check_shallow(net)
+    their input vectors at ``later``
+    (:func:`~landscape_hpc.models.channel_geometry.subspace_fraction`)."""
+    check_shallow(net)
     if net.fixed_a is not None:
         raise ValueError("update_fraction needs a free readout (no fixed_readout)")
-    delta = later - theta
-    idx = neurons.expand(*delta.shape[:-1], neurons.shape[-1])[..., None]
-    wc = torch.take_along_dim(input_vectors(net, later), idx, dim=-2)           # (..., k, D)
-    q = torch.linalg.qr(wc.transpose(-1, -2)).Q                                 # (..., D, k)
-    dv = torch.take_along_dim(input_vectors(net, delta), idx, dim=-2)
-    da = torch.take_along_dim(output_weights(net, delta), idx, dim=-2)
-    inside = (dv @ q).square().sum((-1, -2)) + da.square().sum((-1, -2))
-    return inside.sqrt() / delta.norm(dim=-1)
+    return subspace_fraction(net, later - theta, later, neurons)
 
 
 def is_channel_late(net: Network, theta: Tensor, later: Tensor, maxnorm: float,
@@ -160,47 +131,8 @@ def is_channel_late(net: Network, theta: Tensor, later: Tensor, maxnorm: float,
     return is_channel(net, later, maxnorm, threshold) & (frac > fraction)
 
 
-@dataclass(frozen=True)
-class GLU:
-    """Eq. 3 of a pair (i, j): w = (v_i + v_j)/2, eps = |v_i - v_j|/2, Delta = (v_i - v_j)/(2 eps),
-    a = eps (a_i - a_j), c = a_i + a_j.  Vectors (..., D), output weights (..., out), eps (...)."""
-
-    c: Tensor
-    a: Tensor
-    w: Tensor
-    delta: Tensor
-    eps: Tensor
-
-
-def glu_from_pair(v_i: Tensor, a_i: Tensor, v_j: Tensor, a_j: Tensor) -> GLU:
-    """The GLU reparameterisation (eq. 3) of neurons (v_i, a_i), (v_j, a_j)."""
-    diff = v_i - v_j
-    eps = diff.norm(dim=-1) / 2
-    return GLU(c=a_i + a_j, a=eps[..., None] * (a_i - a_j), w=(v_i + v_j) / 2,
-               delta=diff / (2 * eps[..., None]), eps=eps)
-
-
-def pair_from_glu(g: GLU) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Inverse of :func:`glu_from_pair`: (v_i, a_i, v_j, a_j)."""
-    e = g.eps[..., None]
-    return g.w + e * g.delta, g.c / 2 + g.a / (2 * e), g.w - e * g.delta, g.c / 2 - g.a / (2 * e)
-
-
-def glu_pair(net: Network, theta: Tensor, i: int, j: int) -> GLU:
-    """The GLU reparameterisation of neurons i, j of theta."""
-    _check_shallow(net)
-    v, a = input_vectors(net, theta), output_weights(net, theta)
-    return glu_from_pair(v[..., i, :], a[..., i, :], v[..., j, :], a[..., j, :])
-
-
-def glu_limit(net: Network, theta: Tensor, i: int, j: int, x: Tensor) -> Tensor:
-    """The network function (..., N, out) with the pair (i, j) replaced by its eps -> 0 limit
-    (eq. 4): c sigma(w.x) + a (Delta.x) sigma'(w.x)."""
-    g = glu_pair(net, theta, i, j)
-    xa = torch.cat([x, torch.ones_like(x[:, :1])], 1) if net.has("b") else x
-    v, a = input_vectors(net, theta), output_weights(net, theta)
-    rest = [k for k in range(v.shape[-2]) if k not in (i, j)]
-    y = net.activation(xa @ v[..., rest, :].transpose(-1, -2)) @ a[..., rest, :]
-    s, ds = net.activation.derivatives(xa @ g.w[..., None], 1)                 # (..., N, 1)
-    y = y + s * g.c[..., None, :] + (xa @ g.delta[..., None]) * ds * g.a[..., None, :]
-    return y + net.view(theta, "c")[..., None, :] if net.has("c") else y
+__all__ = ["CHANNEL_COSINE", "CHANNEL_UPDATE_FRACTION", "GLU", "GROUP_COSINE", "Pair",
+           "check_layer", "check_shallow", "closest_pair", "closest_pairs", "cosine_distances",
+           "glu_from_pair", "glu_limit", "glu_pair", "group_labels", "input_vectors", "is_channel",
+           "is_channel_late", "l2_distances", "layer_channels", "layer_distances", "neuron_groups",
+           "output_weights", "pair_from_glu", "update_fraction"]

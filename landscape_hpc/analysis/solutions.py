@@ -124,7 +124,8 @@ def channel_summary(ds: xr.Dataset, net: Network, maxnorm: float,
                     channel_threshold: float = CHANNEL_COSINE) -> xr.Dataset:
     """``ds`` with, per task cell, ``min_cosine_distance`` and ``min_l2_distance`` (closest pair of
     input vectors of the final theta), ``pair_output_weight`` (|a_i| + |a_j| of the cosine pair), ``is_channel`` (criteria 1-2: weightnorm >= maxnorm and min
-    cosine distance below ``channel_threshold``) and ``has_duplicates``.  With snapshots
+    cosine distance below ``channel_threshold``; or ``stopped_by`` channel, whose rule checks
+    all three criteria during the flow) and ``has_duplicates``.  With snapshots
     (``snap_theta``, ``snap_count``), also ``channel_update_fraction``: criterion 3 for the closest
     cosine pair, on the update between the last two snapshots (NaN with fewer than two).
     Every task of ``ds`` has the architecture of ``net``; cells without a finite theta get NaN and
@@ -146,14 +147,17 @@ def channel_summary(ds: xr.Dataset, net: Network, maxnorm: float,
     a = output_weights(net, t).abs().sum(-1)                              # (..., n)
     pair_a = (a.gather(-1, cos.i[..., None]) + a.gather(-1, cos.j[..., None]))[..., 0].numpy()
     heavy = weightnorm(t).numpy() >= maxnorm
+    stopped = (ds["stopped_by"].transpose(*cells).values == "channel" if "stopped_by" in ds
+               else np.zeros_like(heavy))  # the flow's channel stop (its criteria include 1-3)
     out = {
         "min_cosine_distance": (np.where(ok, cos.distance.numpy(), np.nan),
                                 "closest pair of input vectors, 1 - cos"),
         "min_l2_distance": (np.where(ok, l2, np.nan), "closest pair of input vectors, L2"),
         "pair_output_weight": (np.where(ok, pair_a, np.nan),
                                "|a_i| + |a_j| of the closest cosine pair (Fig. 4a)"),
-        "is_channel": (ok & heavy & (cos.distance.numpy() < channel_threshold),
-                       f"weightnorm >= {maxnorm} and min cosine distance < {channel_threshold}"),
+        "is_channel": (ok & ((heavy & (cos.distance.numpy() < channel_threshold)) | stopped),
+                       f"weightnorm >= {maxnorm} and min cosine distance < {channel_threshold}, "
+                       f"or stopped by the flow's channel rule"),
         "has_duplicates": (ok & (l2 < duplicate_threshold),
                            f"min L2 distance of input vectors < {duplicate_threshold}"),
     }

@@ -20,6 +20,10 @@ the records (:class:`.record.TrajectoryRecord`) are built with the final Hessian
 ``flow`` is ode23s (:mod:`.rosenbrock`, the default), ``flow_rodas`` the order-4 Rodas4 with the
 same controller and tolerances: at equal tolerances several times more accurate along channels,
 and slower per trajectory on the loss-levels problem (benchmarks/RESULTS.md, Trajectories).
+``flow_auto`` (:mod:`.switching`) steps each trajectory with DP5 while the flow is not stiff and
+with ode23s where it is, for large P.  The steps themselves are in :mod:`.steps`.  Flows with a
+finite maxnorm also check the channel criteria during the flow (:mod:`.channel`) and stop with
+``channel`` where a pair of neurons follows a channel to infinity.
 ``integrate`` first sets the process's malloc thresholds once (:mod:`.allocator`).
 
 Checkpoint and continue: with ``budget_steps`` or ``budget_time`` the call may return before the
@@ -48,10 +52,12 @@ import torch
 
 from ..models.objective import Objective, weightnorm
 from ..problem import Problem
-from . import explicit, optimizers, rosenbrock
+from . import explicit, rosenbrock, steps, switching
+from .steps import field
 from .allocator import tune_allocator
 from .polish import polish
 from .record import POLISH_REASONS, STOP_REASONS, TrajectoryRecord, TrajectoryState, code
+from .channel import VALUES as CHANNEL_VALUES, build as channel_detector, neurons_text
 from .spec import DynamicsSpec
 from .stopping import Limits, check
 
@@ -59,8 +65,6 @@ Tensor = torch.Tensor
 
 #: relative threshold below which a Hessian eigenvalue counts as negative
 NEGATIVE_TOL = 1e-9
-#: step-size controller: safety factor, and bounds of the change of h per step
-SAFETY, SHRINK, GROW = 0.7, 0.2, 2.0
 
 
 @dataclass
@@ -108,6 +112,9 @@ def integrate(problem: Problem | Objective, theta0: Tensor | None = None,
         if len(seeds) != B:
             raise ValueError(f"seeds: expected {B}, got {len(seeds)}")
         state = _initial_state(obj, theta0, sp, lim, seeds)
+    detector = channel_detector(obj, specs)  # the channel stop (.channel), None when off
+    if detector is not None:
+        detector.init(state)
     step = _STEPS[sp.method]
     adaptive = not sp.discrete
     grid = torch.tensor([*sp.snapshots.grid, math.inf], dtype=torch.float64)  # inf: none left
@@ -130,6 +137,8 @@ def integrate(problem: Problem | Objective, theta0: Tensor | None = None,
             w.since_best = torch.where(better, 0, w.since_best + acc)
             w.wall += time.perf_counter() - t0
             codes = check(w, wl, obj.maxnorm, adaptive)
+            if detector is not None:
+                codes = detector.update(w, acc, codes)
             if codes is not None and adaptive:
                 _maxnorm_event(obj, w, torch.nonzero(codes == code("maxnorm")).flatten(), *prev)
             _grid_snapshots(w, acc, grid, sp.snapshots.theta)
@@ -138,7 +147,16 @@ def integrate(problem: Problem | Objective, theta0: Tensor | None = None,
                 _final_snapshots(w, torch.nonzero(codes).flatten(), sp.snapshots.theta)
                 state.put(idx, w)
                 break
+    if sp.method == "flow_auto":
+        switching.refresh(obj, state)
     return Run(state, _records(obj, state, sp))
+
+
+_STEPS = {"flow": steps.flow, "flow_rodas": steps.flow_rodas, "flow_explicit": steps.flow_explicit,
+          "flow_auto": switching.step, "gd": steps.discrete, "adam": steps.discrete,
+          "sgd": steps.discrete}
+_ORDERS = {"flow": rosenbrock.ORDER, "flow_rodas": rosenbrock.RODAS_ORDER,
+           "flow_explicit": explicit.ORDER, "flow_auto": explicit.ORDER}
 
 
 # ---- set-up -----------------------------------------------------------------------------------
@@ -161,7 +179,7 @@ def _initial_state(obj: Objective, theta0: Tensor, sp: DynamicsSpec, lim: Limits
     S = sp.snapshots.capacity
     f64, i64 = torch.float64, torch.int64
     stiff = sp.method in ("flow", "flow_rodas")
-    out = [x.clone() for x in _field(obj, theta0, 2 if stiff else 1)]  # owned, not the objective's
+    out = [x.clone() for x in field(obj, theta0, 2 if stiff else 1)]  # owned, not the objective's
     value, grad = out[0], out[1]
     if sp.discrete:
         h = lim.eta.clone()
@@ -182,6 +200,8 @@ def _initial_state(obj: Objective, theta0: Tensor, sp: DynamicsSpec, lim: Limits
         next_snap=torch.zeros(B, dtype=i64), snap_count=torch.zeros(B, dtype=i64),
         snap_t=nan(B, S), snap_step=torch.full((B, S), -1, dtype=i64), snap_loss=nan(B, S),
         snap_gradnorm=nan(B, S), snap_theta=nan(B, S, P) if sp.snapshots.theta else None)
+    if sp.method == "flow_auto":
+        switching.init(s)
     _snapshot(s, torch.arange(B), sp.snapshots.theta)
     codes = check(s, lim, obj.maxnorm, not sp.discrete)
     s.code = torch.zeros(B, dtype=i64) if codes is None else codes
@@ -202,109 +222,12 @@ def _initial_step(obj: Objective, theta0: Tensor, grad: Tensor, hess: Tensor | N
     if hess is not None:
         dF = torch.matmul(hess, grad.unsqueeze(-1)).squeeze(-1)
     else:
-        dF = (grad - _field(obj, theta0 - h0[:, None] * grad, 1)[1]) / h0[:, None]
+        dF = (grad - field(obj, theta0 - h0[:, None] * grad, 1)[1]) / h0[:, None]
     d2 = (dF / sc).abs().amax(-1)
     dmax = torch.maximum(d1, d2)
     h1 = torch.where(dmax <= 1e-15, (h0 * 1e-3).clamp_min(1e-6),
                      (0.01 / dmax).pow(1.0 / order))
     return torch.minimum(100 * h0, h1).nan_to_num(1e-6).clamp(1e-10, 1e10)
-
-
-# ---- steps: each advances every trajectory of s (the running ones) and returns which accepted
-def _field(obj: Objective, theta: Tensor, order: int) -> tuple[Tensor, ...]:
-    """L and its derivatives, the vector field of the dynamics: L + R without R, which vanishes
-    (with its derivatives) up to weightnorm = maxnorm, where the dynamics stop."""
-    return obj.evaluate(theta, order, with_barrier=False)
-
-
-def _flow(obj: Objective, s: TrajectoryState, lim: Limits, sp: DynamicsSpec) -> Tensor:
-    y, f0, h = s.theta, -s.grad, s.h
-    lu = rosenbrock.factor(s.hess, h)
-    k1, k2, f1 = rosenbrock.stages(y, f0, lu, h, lambda z: -_field(obj, z, 1)[1])
-    yn = torch.addcmul(y, h[:, None], k2)
-    vn, gn, Hn = _field(obj, yn, 2)
-    err = rosenbrock.error(f0, f1, -gn, k1, k2, lu, h)
-    s.evals += 2
-    return _accept_implicit(s, lim, y, yn, err, (vn, gn, Hn), rosenbrock.ORDER)
-
-
-def _flow_rodas(obj: Objective, s: TrajectoryState, lim: Limits, sp: DynamicsSpec) -> Tensor:
-    y, h = s.theta, s.h
-    lu = rosenbrock.rodas_factor(s.hess, h)
-    yn, err = rosenbrock.rodas_step(y, -s.grad, lu, h, lambda z: -_field(obj, z, 1)[1])
-    s.evals += 6
-    return _accept_implicit(s, lim, y, yn, err, _field(obj, yn, 2), rosenbrock.RODAS_ORDER)
-
-
-def _accept_implicit(s: TrajectoryState, lim: Limits, y: Tensor, yn: Tensor, err: Tensor,
-                     new: tuple[Tensor, Tensor, Tensor], order: int) -> Tensor:
-    """Step control of a Rosenbrock step to yn with (value, gradient, Hessian) ``new`` there."""
-    vn, gn, Hn = new
-    acc = _control(s, lim, y, yn, err, vn + gn.sum(-1) + Hn.sum((-2, -1)), order)
-    if bool(acc.all()):
-        s.theta, s.value, s.grad, s.hess = yn, vn, gn, Hn
-        return acc
-    s.theta = torch.where(acc[:, None], yn, y)
-    s.value = torch.where(acc, vn, s.value)
-    s.grad = torch.where(acc[:, None], gn, s.grad)
-    s.hess = torch.where(acc[:, None, None], Hn, s.hess)
-    return acc
-
-
-def _flow_explicit(obj: Objective, s: TrajectoryState, lim: Limits, sp: DynamicsSpec) -> Tensor:
-    def field(z: Tensor) -> tuple[Tensor, Tensor]:
-        v, g = _field(obj, z, 1)
-        return -g, v
-
-    y = s.theta
-    yn, fn, err, vn = explicit.step(y, -s.grad, s.h, field)
-    gn = -fn
-    s.evals += len(explicit.A) - 1
-    acc = _control(s, lim, y, yn, err, vn + gn.sum(-1), explicit.ORDER)
-    s.theta = torch.where(acc[:, None], yn, y)
-    s.value = torch.where(acc, vn, s.value)
-    s.grad = torch.where(acc[:, None], gn, s.grad)
-    return acc
-
-
-def _control(s: TrajectoryState, lim: Limits, y: Tensor, yn: Tensor, err: Tensor, new: Tensor,
-             order: int) -> Tensor:
-    """Accept where the scaled error max_i |err_i| / (abstol + reltol max(|y_i|, |yn_i|)) <= 1
-    and ``new`` (the sum of everything evaluated at yn) is finite; adapt h (a rejected step's
-    factor is below SAFETY < 1); advance t and the step counters."""
-    scale = torch.maximum(y.abs(), yn.abs()).mul_(lim.reltol[:, None]).add_(lim.abstol[:, None])
-    en = err.abs().div_(scale).amax(-1)
-    ok = torch.isfinite(en + new)
-    acc = ok & (en <= 1.0)
-    fac = torch.where(ok, en.pow(-1.0 / order).mul_(SAFETY).clamp_(SHRINK, GROW), SHRINK)
-    s.t = torch.where(acc, s.t + s.h, s.t)
-    s.h = s.h * fac
-    s.steps += acc
-    s.rejected += ~acc
-    return acc
-
-
-def _discrete(obj: Objective, s: TrajectoryState, lim: Limits, sp: DynamicsSpec) -> Tensor:
-    y, g, eta = s.theta, s.grad, lim.eta
-    if sp.method == "gd":
-        yn = optimizers.gd(y, g, eta)
-    elif sp.method == "adam":
-        yn, s.m, s.v = optimizers.adam(y, g, s.m, s.v, s.steps + 1, eta, sp.betas, sp.adam_eps)
-    else:
-        gmb = optimizers.minibatch_gradient(obj, y, s.seed, s.steps, sp.batch_size)
-        yn = optimizers.gd(y, gmb, eta)
-        s.evals += 1
-    s.theta, (s.value, s.grad) = yn, _field(obj, yn, 1)
-    s.evals += 1
-    s.steps += 1
-    s.t = eta * s.steps.to(torch.float64)
-    return torch.ones(len(y), dtype=torch.bool)
-
-
-_STEPS = {"flow": _flow, "flow_rodas": _flow_rodas, "flow_explicit": _flow_explicit,
-          "gd": _discrete, "adam": _discrete, "sgd": _discrete}
-_ORDERS = {"flow": rosenbrock.ORDER, "flow_rodas": rosenbrock.RODAS_ORDER,
-           "flow_explicit": explicit.ORDER}
 
 
 def _maxnorm_event(obj: Objective, s: TrajectoryState, rows: Tensor, prev: Tensor,
@@ -323,7 +246,7 @@ def _maxnorm_event(obj: Objective, s: TrajectoryState, rows: Tensor, prev: Tenso
         inside = weightnorm(torch.addcmul(y, frac[:, None], d)) < obj.maxnorm
         frac = torch.where(inside, (frac * (1 + 1e-12)).clamp_max(1.0), frac)
     z = torch.where((frac < 1.0)[:, None], torch.addcmul(y, frac[:, None], d), yn)
-    out = _field(obj, z, 1 if s.hess is None else 2)
+    out = field(obj, z, 1 if s.hess is None else 2)
     # out of place: after an all-accepted step the state holds the objective's own tensors
     s.theta = s.theta.index_put((rows,), z)
     s.value = s.value.index_put((rows,), out[0])
@@ -382,7 +305,8 @@ def _records(obj: Objective, s: TrajectoryState, sp: DynamicsSpec) -> list[Traje
     at = (s.value, s.grad, s.hess) if s.hess is not None else obj.evaluate(theta, 2)
     if sp.polish is not None:
         t0 = time.perf_counter()
-        todo = (s.code != code("maxnorm")) & (s.code != code("nonfinite"))
+        todo = ((s.code != code("maxnorm")) & (s.code != code("nonfinite"))
+                & (s.code != code("channel")))
         theta, pcode, psteps, pevals, at = polish(obj, theta, sp.polish, todo, at)
         wall[todo] += time.perf_counter() - t0
     value, grad, hess = at
@@ -411,8 +335,22 @@ def _records(obj: Objective, s: TrajectoryState, sp: DynamicsSpec) -> list[Traje
         n_negative=int(nneg[b]), snap_count=int(s.snap_count[b]), snap_t=n(s.snap_t[b]),
         snap_step=n(s.snap_step[b]), snap_loss=n(s.snap_loss[b]),
         snap_gradnorm=n(s.snap_gradnorm[b]),
-        snap_theta=None if snap_theta is None else n(snap_theta[b]))
+        snap_theta=None if snap_theta is None else n(snap_theta[b]), **_channel_fields(s, b))
         for b in range(B)]
+
+
+def _channel_fields(s: TrajectoryState, b: int) -> dict:
+    """The record's ``channel_*`` fields of trajectory b (defaults where it did not stop in a
+    channel; ``channel_checks`` always, 0 with the detector off)."""
+    if s.channel_checks is None:
+        return {}
+    out = {"channel_checks": int(s.channel_checks[b])}
+    if int(s.code[b]) != code("channel"):
+        return out
+    layer, neurons = neurons_text(s.channel_neurons[b])
+    values = dict(zip(CHANNEL_VALUES, s.channel_values[b].tolist()))
+    return {**out, "channel_neurons": neurons, "channel_layer": layer,
+            **{f"channel_{k}": v for k, v in values.items()}}
 
 
 __all__ = ["Run", "integrate", "TrajectoryRecord", "TrajectoryState"]

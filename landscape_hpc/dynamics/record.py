@@ -8,7 +8,8 @@ many are filled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import math
+from dataclasses import MISSING, dataclass, fields
 
 import numpy as np
 import torch
@@ -17,7 +18,7 @@ Tensor = torch.Tensor
 
 #: why the dynamics stopped, by code (0: still running)
 STOP_REASONS = ("", "nonfinite", "maxnorm", "min_gradnorm", "min_loss", "patience", "maxsteps",
-                "maxT", "maxtime", "min_step")
+                "maxT", "maxtime", "min_step", "channel")
 #: why the polish stopped
 POLISH_REASONS = ("", "gtol", "maxsteps", "stalled", "nonfinite", "skipped", "off", "maxtime")
 
@@ -56,13 +57,30 @@ class TrajectoryRecord:
     snap_loss: np.ndarray        # (S,) L + R
     snap_gradnorm: np.ndarray    # (S,)
     snap_theta: np.ndarray | None  # (S, P), if SnapshotSpec.theta
+    # the channel stop (:mod:`.channel`): NaN, -1, "" unless stopped_by == "channel", except
+    # channel_checks (the checks it ran; 0 where it did not run)
+    channel_neurons: str = ""          # the channel's neurons in channel_layer, "i,j[,k...]"
+    channel_layer: int = -1            # its hidden layer, 1-based
+    channel_t: float = math.nan        # flow time of the detection (= t)
+    channel_t_window: float = math.nan  # flow time of the window's start (compared with)
+    channel_cosine: float = math.nan   # cosine distance of the pair's input vectors
+    channel_cosine_ratio: float = math.nan  # ... at detection / at the window's start
+    channel_distance_ratio: float = math.nan  # |v_i - v_j| at detection / at the window's start
+    channel_growth: float = math.nan   # |a_i - a_j| at detection / at the window's start
+    channel_update_fraction: float = math.nan  # share of the window's update in the subspace
+    channel_weightnorm_ratio: float = math.nan  # weightnorm at detection / at the window's start
+    channel_glu_loss: float = math.nan  # L with the pair replaced by its GLU limit (eq. 4)
+    channel_limit_loss: float = math.nan  # ... that GLU network polished: the channel's end
+    channel_checks: int = 0
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrajectoryRecord":
-        return cls(**{f.name: d[f.name] for f in fields(cls)})
+        """From :meth:`to_dict`; fields with a default may be missing (older records)."""
+        return cls(**{f.name: d[f.name] for f in fields(cls)
+                      if f.name in d or f.default is MISSING})
 
     @property
     def snapshots(self) -> dict[str, np.ndarray]:
@@ -80,7 +98,8 @@ class TrajectoryState:
     """Everything needed to continue a batch of B trajectories bit-identically.
 
     ``value``/``grad``/``hess`` cache L + R and its derivatives at ``theta`` (the next step reuses
-    them); ``hess`` is None except for the stiff flow, ``m``/``v`` are Adam's moments, ``seed``
+    them); ``hess`` is None except for the stiff flows (for flow_auto it is current only in
+    the rows in stiff mode), ``m``/``v`` are Adam's moments, ``seed``
     seeds the SGD minibatches.  ``code`` is the stop code (:data:`STOP_REASONS`).
     """
 
@@ -108,6 +127,23 @@ class TrajectoryState:
     snap_loss: Tensor
     snap_gradnorm: Tensor
     snap_theta: Tensor | None
+    # flow_auto (:mod:`.switching`): stiff mode, its counters and the power-iteration vector
+    stiff: Tensor | None = None
+    stiff_count: Tensor | None = None
+    calm: Tensor | None = None
+    switches: Tensor | None = None
+    power: Tensor | None = None
+    g_ref: Tensor | None = None
+    # the channel stop (:mod:`.channel`): next check's flow time, checks done, the last K checks'
+    # flow times and thetas (a ring, slot = check % K), consecutive passing checks, the last
+    # passing check's layer and neurons (-1 padded) and its criteria values
+    channel_next: Tensor | None = None
+    channel_checks: Tensor | None = None
+    channel_t: Tensor | None = None
+    channel_theta: Tensor | None = None
+    channel_streak: Tensor | None = None
+    channel_neurons: Tensor | None = None
+    channel_values: Tensor | None = None
 
     @property
     def batch(self) -> int:

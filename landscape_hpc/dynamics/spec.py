@@ -3,7 +3,8 @@
 In YAML (the ``dynamics`` of a sweep task)::
 
     method: flow            # flow (stiff ode23s, exact Hessian) | flow_rodas (stiff Rodas4, exact
-                            # Hessian, order 4) | flow_explicit | gd | adam | sgd
+                            # Hessian, order 4) | flow_explicit (DP5) | flow_auto (DP5 where
+                            # not stiff, ode23s where stiff) | gd | adam | sgd
     reltol: 1.0e-3          # flow tolerances (channels-to-infinity Table 1)
     abstol: 1.0e-6
     eta: 1.0e-3             # step size of gd, adam, sgd
@@ -11,6 +12,7 @@ In YAML (the ``dynamics`` of a sweep task)::
     stop: {maxtime: 3600, maxsteps: 1.0e9, patience: 1.0e6, min_loss: 0, min_gradnorm: 1.0e-12}
     polish: {method: newton, gtol: 1.0e-13, maxsteps: 200, maxtime: .inf}   # or polish: null
     snapshots: {per_decade: 4, tmin: 1.0e-3, decades: 16, theta: true}
+    channel: {cosine: 1.0e-3, update_fraction: 0.9, ...}   # channel-to-infinity stop; or null
 
 Time ``t`` is the gradient-flow time; for gd, adam and sgd it is ``eta * steps``.
 Snapshots are taken on the fixed grid ``t_k = tmin * 10^(k / per_decade)``, k < per_decade *
@@ -69,8 +71,29 @@ class SnapshotSpec(_Spec):
         return self.per_decade * self.decades + 2
 
 
+class ChannelSpec(_Spec):
+    """The channel-to-infinity stop (:mod:`.channel`, which documents the criteria): thresholds of
+    channels-to-infinity App. B.3, checked along the flow over a window of flow time.  It runs in
+    the flows (not gd, adam, sgd), by default only where the loss has a finite maxnorm.
+    ``channel: null`` switches it off (the behaviour before it existed)."""
+
+    per_decade: int = Field(default=4, ge=1, description="checks per decade of flow time")
+    window: float = Field(default=1.0, gt=0, description="decades of flow time compared over")
+    tmin: float = Field(default=1.0, gt=0, description="flow time of the first check")
+    confirm: int = Field(default=2, ge=1, description="consecutive passing checks, same neurons")
+    cosine: float = Field(default=1e-3, gt=0, lt=1, description="cosine distance below (B.3)")
+    distance: float = Field(default=0.1, gt=0, description="|v_i - v_j| / |v_i + v_j| below")
+    convergence: float = Field(default=0.8, gt=0, le=1, description="the cosine distance and "
+                               "|v_i - v_j| fell to at most this share over the window")
+    growth: float = Field(default=1.2, gt=1, description="|a_i - a_j| grew at least by this")
+    update_fraction: float = Field(default=0.9, gt=0, le=1,
+                                   description="share of the update in the channel subspace (B.3)")
+    require_maxnorm: bool = Field(default=True, description="only where loss.maxnorm is finite")
+
+
 class DynamicsSpec(_Spec):
-    method: Literal["flow", "flow_rodas", "flow_explicit", "gd", "adam", "sgd"] = "flow"
+    method: Literal["flow", "flow_rodas", "flow_explicit", "flow_auto", "gd", "adam",
+                    "sgd"] = "flow"
     reltol: float = Field(default=1e-3, gt=0)
     abstol: float = Field(default=1e-6, gt=0)
     eta: float = Field(default=1e-3, gt=0)
@@ -80,6 +103,7 @@ class DynamicsSpec(_Spec):
     stop: StopSpec = StopSpec()
     polish: PolishSpec | None = PolishSpec()
     snapshots: SnapshotSpec = SnapshotSpec()
+    channel: ChannelSpec | None = ChannelSpec()
 
     @model_validator(mode="after")
     def _check(self) -> "DynamicsSpec":
@@ -91,5 +115,5 @@ class DynamicsSpec(_Spec):
 
     @property
     def discrete(self) -> bool:
-        """gd, adam and sgd take steps of size eta; flow, flow_rodas and flow_explicit adapt theirs."""
+        """gd, adam and sgd take steps of size eta; the flows adapt theirs."""
         return self.method in ("gd", "adam", "sgd")

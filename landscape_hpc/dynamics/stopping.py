@@ -4,7 +4,9 @@ In order of precedence (the first that holds is recorded as ``stopped_by``): non
 its gradient), maxnorm (weightnorm(theta) >= the loss's maxnorm: the trajectory left along a
 channel), min_gradnorm (gradient infinity-norm of L + R), min_loss (L + R), patience (accepted
 steps since the best L + R), maxsteps, maxT (flow time), maxtime (wall clock, the only
-nondeterministic rule), min_step (an adaptive step size collapsed below 1e-14).
+nondeterministic rule), min_step (an adaptive step size collapsed below 1e-14).  After them the
+engine runs the channel stop (:mod:`.channel`, ``stopped_by = channel``) on the trajectories none
+of these rules stopped.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Squared-error loss of a network on a finite dataset, with exact float64 derivatives.
 
-One hidden layer (the papers' main case) uses the batched analytic gradient and Hessian of
-:mod:`landscape_hpc.models.shallow`; deeper networks use torch.func autodiff (grad, hessian),
-vectorised over a batch of thetas with vmap.  See :mod:`.objective` for the conventions.
+The gradient and Hessian are analytic and batched over thetas: :mod:`landscape_hpc.models.shallow`
+for one hidden layer (the papers' main case), :mod:`landscape_hpc.models.deep` for more.
+``analytic=False`` selects torch.func autodiff (grad, hessian, vectorised over a batch of thetas
+with vmap) instead, the reference and baseline.  See :mod:`.objective` for the conventions.
 """
 
 from __future__ import annotations
@@ -10,20 +11,23 @@ from __future__ import annotations
 import torch
 from torch.func import grad, hessian, vmap
 
-from . import shallow
+from . import deep, shallow
 from .network import DTYPE, Network
 from .objective import LossSpec, Objective
 
 Tensor = torch.Tensor
 
-#: most elements (thetas x samples x hidden units x outputs) of one analytic-derivative call: a
+#: most elements (thetas x samples x hidden units x outputs) of one call for one hidden layer: a
 #: larger batch of thetas is evaluated in chunks, so that the (B, r, N) arrays stay in the CPU's
 #: cache (a 16-theta batch at N = 10^4 is 2-3x slower per theta in one piece than in chunks)
 CHUNK_ELEMENTS = 1 << 16
 
 
 class EmpiricalLoss(Objective):
-    """L(theta) = factor * reduce_n ||f(x_n; theta) - y_n||^2 on inputs x (N, d), targets y (N, out)."""
+    """L(theta) = factor * reduce_n ||f(x_n; theta) - y_n||^2 on inputs x (N, d), targets y (N, out).
+
+    ``analytic`` (None: True) selects the analytic derivatives; False selects torch.func.
+    """
 
     def __init__(self, net: Network, x: Tensor, y: Tensor, loss_spec: LossSpec | None = None,
                  analytic: bool | None = None):
@@ -40,10 +44,11 @@ class EmpiricalLoss(Objective):
         self.loss_spec = loss_spec or LossSpec()
         self.num_params = net.num_params
         self.weight = self.loss_spec.factor / (x.shape[0] if self.loss_spec.mean else 1)
-        self.analytic = net.depth == 1 if analytic is None else analytic
-        if self.analytic and net.depth != 1:
-            raise ValueError("analytic derivatives exist for one hidden layer only")
-        self._inputs = shallow.Inputs.of(x, net.has("b")) if self.analytic else None
+        self.analytic = True if analytic is None else analytic
+        self._inputs = None
+        if self.analytic:
+            self._inputs = (shallow.Inputs.of(x, net.has("b")) if net.depth == 1
+                            else deep.Data.of(net, x, y))
 
     @property
     def num_samples(self) -> int:
@@ -54,6 +59,8 @@ class EmpiricalLoss(Objective):
         return self.net(theta, self.x) - self.y
 
     def derivatives(self, theta: Tensor, order: int) -> tuple[Tensor, ...]:
+        if self.analytic and self.net.depth > 1:
+            return deep.derivatives(self.net, self._inputs, self.weight, theta, order)
         if self.analytic:
             per_theta = self.x.shape[0] * self.net.spec.widths[0] * self.y.shape[1]
             chunk = max(1, CHUNK_ELEMENTS // per_theta)

@@ -142,6 +142,45 @@ def pair_terms(act: Activation, u: Tensor, v: Tensor, order: int,
                      LowRank(slope + q * uv.scale, uv.left, q * uv.core, uv.right))
 
 
+def gram_terms(act: Activation, w: Tensor, o: Tensor, order: int
+               ) -> tuple[Tensor, ...] | None:
+    """K(w_i, o_m) for all pairs of w (B, r, d) and o (B, n, d), and up to ``order`` 1 the
+    coefficients of grad_u K(w_i, o_m) = alpha_im w_i + beta_im o_m, from the Gram matrix and
+    norms (no (B, r, n, d) temporaries); None for kernels without a closed form.
+
+    Every rotation-invariant kernel K(u, v) = kappa(|u|^2, u.v, |v|^2) has a gradient of this form.
+    For the relu family the angle t comes from the distances of the unit vectors,
+    t = 2 asin(|u^ - v^| / 2) (or pi - 2 asin(|u^ + v^| / 2) past pi / 2), accurate also at
+    aligned and opposite pairs, where arccos of the Gram entry would lose half the digits.
+    """
+    slope = linear_slope(act)
+    if slope is None and act.name != "sigmoid2":
+        return None
+    gram = w @ o.transpose(-1, -2)  # (B, r, n)
+    nw, no = w.norm(dim=-1), o.norm(dim=-1)
+    if slope is None:  # sigmoid2
+        k = erf_kappa((nw * nw)[..., None], gram, (no * no)[..., None, :], order)
+        return (k[0],) if order == 0 else (k[0], 2 * k[1], k[2])
+    wh, oh = _unit(w, nw), _unit(o, no)
+    dm = torch.cdist(wh, oh, compute_mode="donot_use_mm_for_euclid_dist").clamp_max(2.0)
+    dp = torch.cdist(wh, -oh, compute_mode="donot_use_mm_for_euclid_dist").clamp_max(2.0)
+    near = dm <= dp
+    x = torch.where(near, dm, dp)
+    half = 2 * torch.asin(0.5 * x)  # t, or pi - t
+    t = torch.where(near, half, math.pi - half)
+    sin = x * (1 - 0.25 * x * x).clamp_min(0.0).sqrt()
+    cos = torch.where(near, 1 - 0.5 * x * x, 0.5 * x * x - 1)
+    norms = nw[..., None] * no[..., None, :]
+    q = (1 - slope) ** 2
+    value = slope * gram + q * _relu_value(gram, norms, t, sin, cos)
+    if order == 0:
+        return (value,)
+    live = (nw > 0).to(w.dtype)[..., None]
+    alpha = q * live * no[..., None, :] * sin / (_TWO_PI * torch.where(nw > 0, nw, 1.0)[..., None])
+    beta = slope + q * live * (math.pi - t) / _TWO_PI
+    return value, alpha, beta
+
+
 def linear_slope(act: Activation) -> float | None:
     """s with sigma(z) = s z + (1 - s) relu(z), or None for the other activations."""
     if act.name == "leaky_relu":
@@ -149,9 +188,12 @@ def linear_slope(act: Activation) -> float | None:
     return _LINEAR_SLOPE.get(act.name)
 
 
-def _relu_value(c12: Tensor, norms: Tensor, t: Tensor) -> Tensor:
+def _relu_value(c12: Tensor, norms: Tensor, t: Tensor, sin: Tensor | None = None,
+                cos: Tensor | None = None) -> Tensor:
     """K_relu = u.v / 2 + |u||v| (sin t - t cos t) / (2 pi); the remainder is O(t^3) at t = 0."""
-    return 0.5 * c12 + norms * (torch.sin(t) - t * torch.cos(t)) / _TWO_PI
+    sin = torch.sin(t) if sin is None else sin
+    cos = torch.cos(t) if cos is None else cos
+    return 0.5 * c12 + norms * (sin - t * cos) / _TWO_PI
 
 
 def _unit(x: Tensor, norm: Tensor) -> Tensor:
@@ -369,38 +411,58 @@ class PopulationLoss(Objective):
         a = net.readout(t)[:, 0]  # (B, r)
         o = torch.cat([w, self.teacher_w.expand(B, -1, -1)], 1)  # (B, r + s, d)
         e = torch.cat([a, -self.teacher_a.expand(B, -1)], 1)  # (B, r + s)
-        k = pair_terms(self.activation, w[:, :, None], o[:, None], order, self.quadrature)
-        ke = torch.einsum("bim,bm->bi", k.value, e)  # (K e)_i = (K_ss a - K_st a*)_i
-        out = [nu * ((a * ke).sum(-1) - (a * (k.value[:, :, r:] @ self.teacher_a)).sum(-1)
+        gram = gram_terms(self.activation, w, o, min(order, 1))
+        if gram is None:
+            k = pair_terms(self.activation, w[:, :, None], o[:, None], order, self.quadrature)
+            value = k.value
+        else:
+            value = gram[0]
+        ke = torch.einsum("bim,bm->bi", value, e)  # (K e)_i = (K_ss a - K_st a*)_i
+        out = [nu * ((a * ke).sum(-1) - (a * (value[:, :, r:] @ self.teacher_a)).sum(-1)
                      + self.target_power)]
         if order >= 1:
-            g_e = torch.einsum("bimp,bm->bip", k.grad_u, e)  # sum_m e_m grad_u K(w_i, o_m)
+            if gram is None:  # sum_m e_m grad_u K(w_i, o_m)
+                g_e = torch.einsum("bimp,bm->bip", k.grad_u, e)
+            else:
+                alpha, beta = gram[1], gram[2]  # grad_u K = alpha u + beta v
+                g_e = (alpha @ e.unsqueeze(-1)) * w + (beta * e[:, None]) @ o
             grad = torch.zeros_like(t)
             grad[:, net.slice("w")] = 2 * nu * (a[..., None] * g_e).reshape(B, -1)
             if net.fixed_a is None:
                 grad[:, net.slice("a")] = 2 * nu * ke
             out.append(grad)
         if order >= 2:
+            if gram is not None:
+                k = pair_terms(self.activation, w[:, :, None], o[:, None], 2, self.quadrature)
             out.append(2 * nu * self._hessian(net, a, e, k, g_e))
         return tuple(out) if batched else tuple(x[0] for x in out)
 
     @staticmethod
     def _hessian(net: Network, a: Tensor, e: Tensor, k: PairTerms, g_e: Tensor) -> Tensor:
-        """The Hessian over 2 factor, in the student's theta layout."""
+        """The Hessian over 2 factor, in the student's theta layout, written block by block into
+        one (B, P, P) array (symmetric exactly: each block pair is averaged with its mirror)."""
         B, r, d = g_e.shape
-        eye = torch.eye(d, dtype=a.dtype)
+        n = e.shape[1]
         uu, uv = k.hess_uu, k.hess_uv
-        coef = a[:, :, None] * e[:, None, :]  # (B, r, r + s)
-        diag = (torch.einsum("bim,bimpy,bimqy->bipq", coef, uu.left @ uu.core, uu.right)
-                + (coef * uu.scale).sum(-1)[..., None, None] * eye)
-        aa, ss = a[:, :, None] * a[:, None, :], slice(0, r)
-        h_ww = (torch.einsum("bik,bikpy,bikqy->bipkq", aa, (uv.left @ uv.core)[:, :, ss],
-                             uv.right[:, :, ss])
-                + (aa * uv.scale[:, :, ss])[:, :, None, :, None] * eye[:, None, :])
-        h_ww.diagonal(dim1=1, dim2=3).add_(diag.permute(0, 2, 3, 1))
-        H = torch.zeros(B, net.num_params, net.num_params, dtype=a.dtype)
+        ss = slice(0, r)
+        coef = a[:, :, None] * e[:, None, :]  # (B, r, n)
+        # diagonal blocks: sum_m coef_im (scale I + left core right^T) as one (d, 2n) @ (2n, d)
+        lc = (uu.left @ uu.core) * coef[..., None, None]  # (B, r, n, d, 2)
+        diag = (lc.permute(0, 1, 3, 2, 4).reshape(B, r, d, 2 * n)
+                @ uu.right.permute(0, 1, 2, 4, 3).reshape(B, r, 2 * n, d))
+        diag = 0.5 * (diag + diag.transpose(-1, -2))
+        diag.diagonal(dim1=-2, dim2=-1).add_((coef * uu.scale).sum(-1)[..., None])
+        # off-diagonal blocks a_i a_k H_uv(w_i, w_k), averaged with the mirrored block
+        aa = a[:, :, None] * a[:, None, :]
+        blocks = ((uv.left @ uv.core)[:, :, ss] * aa[..., None, None]) @ uv.right[:, :, ss].transpose(-1, -2)
+        blocks = 0.5 * (blocks + blocks.permute(0, 2, 1, 4, 3))  # (B, r, r, d, d)
+        H = torch.empty(B, net.num_params, net.num_params, dtype=a.dtype)
         sw = net.slice("w")
-        H[:, sw, sw] = h_ww.reshape(B, r * d, r * d)
+        hw = H[:, sw, sw].view(B, r, d, r, d)
+        hw.copy_(blocks.permute(0, 1, 3, 2, 4))
+        scale = aa * uv.scale[:, :, ss]
+        hw.diagonal(dim1=2, dim2=4).add_((0.5 * (scale + scale.transpose(1, 2)))[..., None])
+        hw.diagonal(dim1=1, dim2=3).add_(diag.permute(0, 2, 3, 1))
         if net.fixed_a is None:
             sa = net.slice("a")
             h_wa = a[:, :, None, None] * k.grad_u[:, :, ss].transpose(-1, -2)  # (B, r, d, r)
@@ -408,5 +470,6 @@ class PopulationLoss(Objective):
             h_wa = h_wa.reshape(B, r * d, r)
             H[:, sw, sa] = h_wa
             H[:, sa, sw] = h_wa.transpose(-1, -2)
-            H[:, sa, sa] = k.value[:, :, ss]
-        return 0.5 * (H + H.transpose(-1, -2))
+            v = k.value[:, :, ss]
+            H[:, sa, sa] = 0.5 * (v + v.transpose(-1, -2))
+        return H

@@ -84,6 +84,31 @@ RECORD = (
     Field("snap_loss", "f8", ("snapshot",), "L + R at each snapshot"),
     Field("snap_gradnorm", "f8", ("snapshot",), "gradient infinity-norm at each snapshot"),
     Field("snap_theta", "f8", ("snapshot", "param"), "theta at each snapshot"),
+    # the channel stop (landscape_hpc.dynamics.channel): NaN, -1 or "" unless stopped_by is
+    # "channel"; the criteria compare the detection point with the window's start
+    Field("channel_neurons", "str", description="neurons of the detected channel, 'i,j[,k...]' "
+                                                "(0-based, in layer channel_layer)"),
+    Field("channel_layer", "i4", description="hidden layer of the detected channel, 1-based"),
+    Field("channel_t", "f8", description="flow time of the channel detection"),
+    Field("channel_t_window", "f8", description="flow time of the detection window's start"),
+    Field("channel_cosine", "f8", description="cosine distance of the channel pair's input "
+                                              "vectors at the detection"),
+    Field("channel_cosine_ratio", "f8", description="the pair's cosine distance at the detection "
+                                                    "/ at the window's start"),
+    Field("channel_distance_ratio", "f8", description="|v_i - v_j| of the pair's input vectors "
+                                                      "at the detection / at the window's start"),
+    Field("channel_growth", "f8", description="|a_i - a_j| of the pair at the detection / at the "
+                                              "window's start"),
+    Field("channel_update_fraction", "f8", description="share of the window's update in the "
+                                                       "channel subspace"),
+    Field("channel_weightnorm_ratio", "f8", description="weightnorm at the detection / at the "
+                                                        "window's start"),
+    Field("channel_glu_loss", "f8", description="loss with the pair replaced by its gated "
+                                                "linear unit limit (channels-to-infinity eq. 4)"),
+    Field("channel_limit_loss", "f8", description="loss of that gated-linear-unit network "
+                                                  "polished to its nearest critical point (the "
+                                                  "end of the channel; NaN if not reached)"),
+    Field("channel_checks", "i8", description="channel checks run along the flow (0: stop off)"),
 )
 
 FIELDS = {f.name: f for f in BOOKKEEPING + RECORD}
