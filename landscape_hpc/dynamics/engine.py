@@ -53,12 +53,14 @@ import torch
 from ..models.objective import Objective, weightnorm
 from ..problem import Problem
 from . import explicit, rosenbrock, steps, switching
-from .steps import field
 from .allocator import tune_allocator
+from .channel import VALUES as CHANNEL_VALUES
+from .channel import build as channel_detector
+from .channel import neurons_text
 from .polish import polish
 from .record import POLISH_REASONS, STOP_REASONS, TrajectoryRecord, TrajectoryState, code
-from .channel import VALUES as CHANNEL_VALUES, build as channel_detector, neurons_text
 from .spec import DynamicsSpec
+from .steps import field
 from .stopping import Limits, check
 
 Tensor = torch.Tensor
