@@ -23,8 +23,10 @@ POPULATION = {"net": {"input_dim": 6, "widths": [6], "activation": "relu", "fixe
 
 
 def _ends(records) -> list[tuple[str, float]]:
-    converged = ("min_gradnorm", "min_loss")
-    return [("converged" if r.stopped_by in converged else r.stopped_by, r.loss) for r in records]
+    """(class, loss): converged, channel (maxnorm or the channel stop), or the stop reason."""
+    classes = {"min_gradnorm": "converged", "min_loss": "converged", "maxnorm": "channel",
+               "channel": "channel"}
+    return [(classes.get(r.stopped_by, r.stopped_by), r.loss) for r in records]
 
 
 def test_flow_auto_reaches_the_end_points_of_the_stiff_flow_and_uses_both_modes():
