@@ -28,6 +28,11 @@ Kernels:
   activations its error grows with the norms (features of width 1 / |u| in xi), so raise
   ``quadrature`` for large weights.
 
+Value and gradient of the closed-form kernels come from the Gram matrix (:func:`gram_terms`):
+every rotation-invariant K has grad_u K = alpha u + beta v, so the gradient is two batched
+products of (r, r + s) coefficients with the weights, without the (B, r, r + s, d) pair arrays
+that the Hessian blocks need (6.5x faster at K = M = 20; benchmarks/RESULTS.md, issue 13).
+
 With grad_u K and the Hessian blocks H_uu, H_uv of K at the pairs (w_i, o_m), exactly
 (no finite differences):
 
