@@ -8,7 +8,7 @@ derivatives (0.1-2 MB each at N = 10^4) are page-faulted in again on every evalu
 slower than the arithmetic (benchmarks/RESULTS.md, Trajectories).  Blocks above 32 MiB (glibc's
 largest mmap threshold) are always mmapped: a batch of 32 Hessians at P = 400 is 41 MB, and its
 copies (W, its LU) were faulted in every step, half the process time at relu-population
-K = M = 20 (benchmarks/RESULTS.md, Population).  :func:`tune_allocator` switches mmap off
+K = M = 20 (benchmarks/RESULTS.md, Engine at published scale).  :func:`tune_allocator` switches mmap off
 (``mallopt``: M_MMAP_MAX 0; glibc still mmaps when the heap cannot grow) and trims the heap
 only above 512 MiB of free space, so every array is recycled from the heap.  The price is that
 a process keeps up to 512 MiB of freed memory.

@@ -65,19 +65,25 @@ def accept_implicit(s: TrajectoryState, lim: Limits, y: Tensor, yn: Tensor, err:
 
 
 def flow_explicit(obj: Objective, s: TrajectoryState, lim: Limits, sp: DynamicsSpec) -> Tensor:
+    return dp5(obj, s, lim)[0]
+
+
+def dp5(obj: Objective, s: TrajectoryState, lim: Limits) -> tuple[Tensor, Tensor]:
+    """One Dormand-Prince step: (accepted, h rho), h the step size tried and rho the stiffness
+    estimate of :mod:`.explicit` (``flow_auto`` switches on it)."""
     def rhs(z: Tensor) -> tuple[Tensor, Tensor]:
         v, g = field(obj, z, 1)
         return -g, v
 
-    y = s.theta
-    yn, fn, err, vn, _ = explicit.step(y, -s.grad, s.h, rhs)
+    y, h = s.theta, s.h
+    yn, fn, err, vn, rho = explicit.step(y, -s.grad, h, rhs)
     gn = -fn
     s.evals += len(explicit.A) - 1
     acc = control(s, lim, y, yn, err, vn + gn.sum(-1), explicit.ORDER)
     s.theta = torch.where(acc[:, None], yn, y)
     s.value = torch.where(acc, vn, s.value)
     s.grad = torch.where(acc[:, None], gn, s.grad)
-    return acc
+    return acc, h * rho
 
 
 def control(s: TrajectoryState, lim: Limits, y: Tensor, yn: Tensor, err: Tensor, new: Tensor,

@@ -110,21 +110,8 @@ def refresh(obj: Objective, s: TrajectoryState) -> None:
 
 
 def _explicit(obj: Objective, s, lim: Limits, sp: DynamicsSpec) -> Tensor:
-    h = s.h
-
-    def rhs(z: Tensor) -> tuple[Tensor, Tensor]:
-        v, g = steps.field(obj, z, 1)
-        return -g, v
-
-    y = s.theta
-    yn, fn, err, vn, rho = explicit.step(y, -s.grad, h, rhs)
-    gn = -fn
-    s.evals = s.evals + len(explicit.A) - 1
-    acc = steps.control(s, lim, y, yn, err, vn + gn.sum(-1), explicit.ORDER)
-    s.theta = torch.where(acc[:, None], yn, y)
-    s.value = torch.where(acc, vn, s.value)
-    s.grad = torch.where(acc[:, None], gn, s.grad)
-    limited = acc & (h * rho > explicit.STABILITY_LIMIT)
+    acc, h_rho = steps.dp5(obj, s, lim)
+    limited = acc & (h_rho > explicit.STABILITY_LIMIT)
     gnorm = s.grad.abs().amax(-1)
     s.g_ref = torch.where(limited & (s.stiff_count == 0), gnorm, s.g_ref)
     s.calm = torch.where(acc & ~limited, s.calm + 1, torch.where(limited, 0, s.calm))
