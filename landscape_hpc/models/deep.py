@@ -34,8 +34,8 @@ alone.  The parameters are handled in a "canonical" order, layer by layer and wi
 (j, a) (the row j of W_l followed by b_l[j]): each layer's own block is contiguous and the
 parameters of the lower layers are a prefix; the gradient and Hessian are permuted into the
 network's layout once at the end.  Thetas are taken in groups and samples in chunks so that the
-largest temporary (H_l, R) stays near ``BUDGET`` elements, 4 MB (in the L3 cache, and far below
-the 32 MB above which glibc maps every allocation afresh); for the 4-4 and 4-4-4 nets at
+largest temporary (H_l, R) stays near ``BUDGET`` elements, 4 MB (in the L3 cache, and below the
+32 MB above which glibc maps every allocation afresh where the allocator is left alone); for the 4-4 and 4-4-4 nets at
 N = 10^4, 2-8 MB measured within noise of each other, 0.5 MB 1.5x slower (per-op overhead).
 """
 
