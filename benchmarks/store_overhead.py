@@ -28,7 +28,7 @@ import torch
 from landscape_hpc.dynamics.engine import integrate
 from landscape_hpc.dynamics.spec import DynamicsSpec
 from landscape_hpc.problem import build_problem
-from landscape_hpc.runner import status
+from landscape_hpc.run import status
 from landscape_hpc.store import Store
 from landscape_hpc.sweep import plan_sweep
 

@@ -1,6 +1,8 @@
 """landscape-hpc: gradient-flow sweeps over neural-network loss landscapes."""
 
-__version__ = "0.1.0"
+from ._version import __version__
+
+__all__ = ["__version__", "open_results", "open_store"]
 
 
 def open_results(path):

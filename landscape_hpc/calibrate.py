@@ -36,17 +36,15 @@ import numpy as np
 import torch
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichProgress
-from rich.progress import TimeRemainingColumn
 from rich.table import Table
 
+from .config import read_yaml
 from .dynamics.engine import integrate
 from .dynamics.spec import DynamicsSpec
 from .problem import Problem, build_problem
+from .run.progress import Progress
 from .sweep import Plan
 from .sweep.tasks import Group, show
-from .sweep.yamlio import read
 
 DEFAULT_CAP = 60.0
 FROM_STORE = ("--calibrate: not available for sweeps that start from a store (from_store): their "
@@ -153,7 +151,7 @@ def check_arguments(n: int, cap: float, cores: int | None = None) -> None:
 
 def check_sweep(file: str | Path) -> None:
     """ValueError for a sweep file that starts from a store, whether or not the store exists."""
-    doc = read(file)
+    doc = read_yaml(file)
     if isinstance(doc, dict) and "from_store" in doc:
         raise ValueError(FROM_STORE)
 
@@ -171,16 +169,30 @@ def calibrate(plan: Plan, n: int, cap: float = DEFAULT_CAP,
     batches = _batches(plan, allocate([c.tasks for c in costs], n))
     start = time.perf_counter()
     problems: dict[int, Problem] = {}
-    with _Progress(console, batches, plan.groups, cap) as progress:
+    total = sum(len(s) for _, s in batches)
+    if console is not None:
+        _intro(console, batches, plan.groups, cap)
+    with Progress(total, console, enabled=console is not None, label="calibrate: tasks") as progress:
         for i, seeds in batches:
+            progress.start(len(seeds))
             if i not in problems:
                 t0 = time.perf_counter()
                 problems[i] = build_problem(plan.groups[i].config["problem"])
                 costs[i].build = time.perf_counter() - t0
-            seconds = _time_batch(problems[i], _spec(plan.groups[i]), seeds, cap, costs[i])
-            progress.advance(len(seeds), f"group {costs[i].id}, {seconds:.3g} s")
+            _time_batch(problems[i], _spec(plan.groups[i]), seeds, cap, costs[i])
+            progress.finish(len(seeds), len(seeds), 0)
     _estimate(costs)
     return Calibration(n, cap, costs, len(plan.units()), time.perf_counter() - start)
+
+
+def _intro(console: Console, batches: list[tuple[int, list[int]]], groups: list[Group],
+           cap: float) -> None:
+    total = sum(len(s) for _, s in batches)
+    stepping = sum(min(cap * len(s), _spec(groups[i]).stop.maxtime) for i, s in batches)
+    console.print(f"calibrate: timing {total} tasks of {len({i for i, _ in batches})} groups in "
+                  f"{len(batches)} batches; the cap stops a batch of k tasks after k x {cap:g} s "
+                  f"of steps, {_clock(stepping)} in all, with the engine's bookkeeping, the "
+                  "polish and building the problems on top", highlight=False)
 
 
 def allocate(counts: Sequence[int], n: int) -> np.ndarray:
@@ -275,53 +287,6 @@ def _estimate(costs: list[GroupCost]) -> None:
             src = costs[sampled[nearest(c.settings, [costs[j].settings for j in sampled], i,
                                         sampled)]]
             c.mean, c.upper, c.build, c.estimated_from = src.mean, src.upper, src.build, src.id
-
-
-class _Progress:
-    """A rich progress bar on a terminal; elsewhere one line per timed batch."""
-
-    def __init__(self, console: Console | None, batches: list[tuple[int, list[int]]],
-                 groups: list[Group], cap: float):
-        self.console, self.n_batches = console, len(batches)
-        self.total = sum(len(s) for _, s in batches)
-        self.done = self.batch = 0
-        self.start = time.perf_counter()
-        self.bar = None
-        if console is None:
-            return
-        stepping = sum(min(cap * len(s), _spec(groups[i]).stop.maxtime) for i, s in batches)
-        console.print(f"calibrate: timing {self.total} tasks of {len({i for i, _ in batches})} "
-                      f"groups in {self.n_batches} batches; the cap stops a batch of k tasks "
-                      f"after k x {cap:g} s of steps, {_clock(stepping)} in all, with the "
-                      "engine's bookkeeping, the polish and building the problems on top",
-                      highlight=False)
-        if console.is_terminal:
-            self.bar = RichProgress(TextColumn("[bold]calibrate"), BarColumn(),
-                                    MofNCompleteColumn(), TextColumn("tasks"),
-                                    TimeElapsedColumn(), TextColumn("ETA"),
-                                    TimeRemainingColumn(), console=console)
-            self.task = self.bar.add_task("calibrate", total=self.total)
-
-    def __enter__(self) -> "_Progress":
-        if self.bar is not None:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-
-    def advance(self, n: int, what: str) -> None:
-        self.done += n
-        self.batch += 1
-        if self.bar is not None:
-            self.bar.update(self.task, advance=n)
-        elif self.console is not None:
-            elapsed = time.perf_counter() - self.start
-            eta = elapsed / self.done * (self.total - self.done)
-            self.console.print(f"calibrate: {self.done}/{self.total} tasks, batch {self.batch}/"
-                               f"{self.n_batches} ({what}), elapsed {_clock(elapsed)}, "
-                               f"ETA {_clock(eta)}", highlight=False)
 
 
 def report(cal: Calibration, console: Console, cores: int | None = None) -> None:

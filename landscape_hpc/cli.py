@@ -11,22 +11,15 @@ import math
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
 from .config import ConfigError, load
+from .ui import console, err_console, fail
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Gradient-flow sweeps over neural-network loss landscapes.")
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
-
-
-def fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def _version(value: bool) -> None:
@@ -131,7 +124,7 @@ def plan(
                               help="With --calibrate: also give the hours on N cores."),
 ) -> None:
     """Expand a sweep file into tasks with stable ids and work units, and show the plan."""
-    from .runner import plan_for_store
+    from .run import plan_for_store
     from .sweep.report import render as render_plan
 
     if calibrate:
@@ -167,52 +160,59 @@ def plan(
         report(cost, console, cores)
 
 
-# ---- run, status, resume ------------------------------------------------------------------------
-def _run_units(backend, store_path: Path, units: list[tuple[int, int]], statuses, quiet: bool):
-    from .backends.progress import Progress
+# ---- run, submit, resume, status --------------------------------------------------------------
+BACKEND_HELP = "Where units run: local, dask-local, dask-slurm or submitit."
+PROFILE_HELP = ("Cluster profile of the SLURM backends: a name (found in $LANDSCAPE_HPC_PROFILES, "
+                "~/.config/landscape-hpc/profiles, or the shipped local and example-cluster) or "
+                "a YAML file.")
+WORKERS_HELP = "Local or dask-local worker processes (default: all cores)."
+CHECKPOINT_HELP = "Seconds between trajectory checkpoints (local backends; default 60)."
+EVERY_HELP = "Seconds between progress lines when the output is not a terminal."
 
-    with Progress(sum(n for _, n in units), console=err_console, enabled=not quiet) as progress:
-        return backend.run(store_path, units, statuses, progress)
+
+def _executor(name: str, workers: int | None, checkpoint_every: float | None,
+              profile: str | None):
+    from .run import make_executor
+
+    try:
+        return make_executor(name, workers, checkpoint_every, profile)
+    except ConfigError as err:
+        fail(escape(str(err)))
 
 
-def _summary(store_path: Path) -> None:
-    from .runner import status as store_status
-    from .store import open_store
+def _wait(executor, store, units, statuses, quiet: bool, every: float) -> None:
+    """Run ``units`` on ``executor`` with the progress, then print the store's counts."""
+    from .run import run as run_units
+    from .run import status as store_status
+    from .run.progress import Progress
 
-    s = store_status(open_store(store_path))
-    console.print(f"{store_path}: " + ", ".join(f"{k} {v}" for k, v in s.counts.items()),
+    if every <= 0:
+        fail(f"--progress-every: expected seconds > 0, got {every}")
+    with Progress(sum(n for _, n in units), console=err_console, enabled=not quiet,
+                  every=every) as progress:
+        run_units(executor, store, units, statuses, progress)
+    s = store_status(store)
+    console.print(f"{store.path}: " + ", ".join(f"{k} {v}" for k, v in s.counts.items()),
                   highlight=False)
 
 
-BACKEND_HELP = "Where units run: local, dask-local, dask-slurm or submitit."
-PROFILE_HELP = "Cluster profile for the SLURM backends: a name in slurm/profiles/ or a YAML file."
-
-
-def _backend(name: str, workers: int, checkpoint_every: float, profile: str | None):
-    from .backends import make_backend
-
-    if workers < 0:
-        fail(f"--workers: expected 0 (all cores) or a positive number, got {workers}")
-    try:
-        return make_backend(name, workers or None, checkpoint_every, profile)
-    except (ConfigError, ValueError) as err:
-        fail(escape(str(err)))
+def _submitted(jobs) -> None:
+    arrays = sorted({j.job_id.split("_")[0] for j in jobs})
+    console.print(f"submitted {len(jobs)} packed jobs running {sum(len(j.units) for j in jobs)} "
+                  f"units in {len(arrays)} job arrays ({', '.join(arrays) or 'nothing to run'})",
+                  highlight=False)
 
 
 def _prepare(sweep: Path, store: Path, scale: str | None):
-    """Plan the sweep and create or extend its store; the units with work left."""
-    from .runner import plan_for_store, work_left
-    from .store import Store
+    from .run import prepare
 
     try:
-        plan = plan_for_store(sweep, scale)
-        st, added = Store.create_or_extend(store, plan)
+        p = prepare(sweep, store, scale)
     except ConfigError as err:
         fail(escape(str(err)))
-    units = work_left(st)
-    console.print(f"{plan.n_tasks} tasks in {sweep}, {added} new; "
-                  f"{sum(n for _, n in units)} to run in {len(units)} units", highlight=False)
-    return st, units
+    console.print(f"{p.n_tasks} tasks in {sweep}, {p.added} new; "
+                  f"{sum(n for _, n in p.units)} to run in {len(p.units)} units", highlight=False)
+    return p
 
 
 @app.command()
@@ -222,17 +222,17 @@ def run(
     scale: str = typer.Option(None, "--scale", help="Named profile of the sweep file, e.g. smoke."),
     backend: str = typer.Option("local", help=BACKEND_HELP),
     profile: str = typer.Option(None, "--profile", help=PROFILE_HELP),
-    workers: int = typer.Option(0, help="Local or dask-local worker processes (0: all cores)."),
-    checkpoint_every: float = typer.Option(60.0, help="Seconds between trajectory checkpoints."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    workers: int = typer.Option(None, help=WORKERS_HELP),
+    checkpoint_every: float = typer.Option(None, help=CHECKPOINT_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress."),
+    progress_every: float = typer.Option(30.0, help=EVERY_HELP),
 ) -> None:
     """Run a sweep into STORE and wait; skips done tasks, adds the new ones of an extended sweep."""
     from .store.layout import RERUN
 
-    be = _backend(backend, workers, checkpoint_every, profile)
-    st, units = _prepare(sweep, store, scale)
-    _run_units(be, st.path, units, RERUN, quiet)
-    _summary(store)
+    ex = _executor(backend, workers, checkpoint_every, profile)
+    p = _prepare(sweep, store, scale)
+    _wait(ex, p.store, p.units, RERUN, quiet, progress_every)
 
 
 @app.command()
@@ -240,18 +240,17 @@ def submit(
     sweep: Path = typer.Argument(..., help="Sweep YAML file."),
     store: Path = typer.Option(..., "--store", "-s", help="Results store on a shared filesystem."),
     scale: str = typer.Option(None, "--scale", help="Named profile of the sweep file, e.g. smoke."),
-    backend: str = typer.Option("submitit", help="submitit (one SLURM job array)."),
+    backend: str = typer.Option("submitit", help="submitit (packed jobs in SLURM arrays)."),
     profile: str = typer.Option(None, "--profile", help=PROFILE_HELP),
 ) -> None:
-    """Submit a sweep to SLURM and return at once; the job ids are recorded in the store."""
-    if backend != "submitit":
+    """Submit a sweep to SLURM and return at once; the jobs are recorded in the store."""
+    ex = _executor(backend, None, None, profile)
+    if not ex.detached:
         fail(f"--backend: submit hands work to SLURM and returns, which only 'submitit' does; "
              f"use 'landscape-hpc run --backend {backend}' for '{backend}'")
-    be = _backend(backend, 0, 60.0, profile)
-    st, units = _prepare(sweep, store, scale)
-    ids = be.submit(st.path, units)
-    console.print(f"submitted job array {', '.join(ids) or '(nothing to run)'}; follow it with "
-                  f"'landscape-hpc status {store}'", highlight=False)
+    p = _prepare(sweep, store, scale)
+    _submitted(ex.submit(p.store, p.units) if p.units else [])
+    console.print(f"follow it with 'landscape-hpc status {store}'", highlight=False)
 
 
 @app.command()
@@ -261,49 +260,50 @@ def resume(
                              help="Which tasks to rerun: any of pending, running, failed."),
     backend: str = typer.Option("local", help=BACKEND_HELP),
     profile: str = typer.Option(None, "--profile", help=PROFILE_HELP),
-    workers: int = typer.Option(0, help="Local or dask-local worker processes (0: all cores)."),
-    checkpoint_every: float = typer.Option(60.0, help="Seconds between trajectory checkpoints."),
+    workers: int = typer.Option(None, help=WORKERS_HELP),
+    checkpoint_every: float = typer.Option(None, help=CHECKPOINT_HELP),
     wait: bool = typer.Option(True, help="submitit: wait for the jobs (--no-wait returns)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress."),
+    progress_every: float = typer.Option(30.0, help=EVERY_HELP),
 ) -> None:
-    """Rerun what is not done: dead running tasks continue from their checkpoints; units whose
-    process or SLURM job is alive are left alone."""
-    from .runner import ONLY, work_left
-    from .store import open_store
+    """Rerun what is not done: dead running tasks continue from their checkpoints; units that a
+    live process or SLURM job holds are left alone; units with an unreadable chunk are rerun."""
+    from .run import ONLY, resume_units
 
     chosen = tuple(o.strip() for o in only.split(",") if o.strip())
     bad = [o for o in chosen if o not in ONLY]
     if bad or not chosen:
         fail(f"--only: expected a comma-separated list of {', '.join(ONLY)}, got '{only}'")
-    be = _backend(backend, workers, checkpoint_every, profile)
+    ex = _executor(backend, workers, checkpoint_every, profile)
+    if not wait and not ex.detached:
+        fail(f"--no-wait: only for --backend submitit, whose jobs outlive this command")
+    statuses = tuple(ONLY[o] for o in chosen)
     try:
-        st = open_store(store)
+        st, units, reset = resume_units(store, statuses)
     except ConfigError as err:
         fail(escape(str(err)))
-    statuses = tuple(ONLY[o] for o in chosen)
-    units = work_left(st, statuses)
+    for u, message in reset.items():
+        err_console.print(f"unit {u}: {escape(message)}; its tasks are run again",
+                          highlight=False)
     console.print(f"{sum(n for _, n in units)} tasks to rerun in {len(units)} units",
                   highlight=False)
-    if backend == "submitit" and not wait:
-        ids = be.submit(st.path, units, statuses)
-        console.print(f"submitted job array {', '.join(ids) or '(nothing to run)'}",
-                      highlight=False)
+    if not wait:
+        _submitted(ex.submit(st, units, statuses) if units else [])
         return
-    _run_units(be, st.path, units, statuses, quiet)
-    _summary(store)
+    _wait(ex, st, units, statuses, quiet, progress_every)
 
 
 @app.command()
 def status(
     store: Path = typer.Argument(..., help="Results store."),
-    by: str = typer.Option("", help="Comma-separated axes to break the counts down by."),
+    by: str = typer.Option("", help="Comma-separated axes: the joint table of the counts."),
     failures: int = typer.Option(10, help="How many failed tasks to list."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Tasks per status (pending, running, done, failed), per axis, and failure messages."""
+    """Tasks per status (pending, running, done, failed), per combination of axes, and failures."""
     from dataclasses import asdict
 
-    from .runner import status as store_status
+    from .run import status as store_status
     from .store import open_store
 
     try:
@@ -314,22 +314,23 @@ def status(
     except KeyError as err:
         fail(escape(f"--by: {err.args[0]}"))
     if as_json:
-        print(json.dumps({"store": str(store), "sweep": st.meta["sweep"], **asdict(s)}, indent=1))
+        print(json.dumps({"store": str(store), "sweep": st.meta.sweep, **asdict(s)}, indent=1))
         return
-    table = Table(title=f"{store} (sweep {st.meta['sweep']}): {s.total} tasks")
-    table.add_column("")
+    table = Table(title=f"{store} (sweep {st.meta.sweep}): {s.total} tasks")
+    for key in s.by or [""]:
+        table.add_column(key)
     for k in s.counts:
         table.add_column(k, justify="right")
-    table.add_row("all", *(str(v) for v in s.counts.values()))
-    for key, rows in s.by_axis.items():
-        for value, counts in rows.items():
-            table.add_row(f"{key} = {value}", *(str(counts[k]) for k in s.counts))
+    table.add_row(*(["all"] + [""] * (len(s.by) - 1) if s.by else ["all"]),
+                  *(str(v) for v in s.counts.values()))
+    for row in s.table:
+        table.add_row(*(str(row[k]) for k in s.by), *(str(row[k]) for k in s.counts))
     console.print(table)
     if s.dead:
         console.print(f"{s.dead} running tasks have no live process: 'landscape-hpc resume' "
                       "continues them", highlight=False)
     if s.jobs:
-        console.print("SLURM: " + ", ".join(f"{n} array elements {k.lower()}"
+        console.print("SLURM: " + ", ".join(f"{n} packed jobs {k.lower()}"
                                             for k, n in sorted(s.jobs.items())), highlight=False)
     for f in s.failures:
         console.print(f"failed {f['task']} (seed {f['seed']}): {escape(f['error'])}",

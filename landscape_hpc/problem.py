@@ -19,8 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import field_validator
 
+from .config import Spec
 from .models.init import InitSpec, initial_theta
 from .models.loss import EmpiricalLoss
 from .models.network import NetSpec, Network
@@ -31,9 +32,7 @@ from .targets import InputSpec, TargetSpec, make_data, parse_inputs, teacher_net
 Tensor = torch.Tensor
 
 
-class ProblemSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ProblemSpec(Spec):
     net: NetSpec
     target: TargetSpec
     inputs: InputSpec | None = None

@@ -101,8 +101,8 @@ def test_progress_lines_off_a_terminal():
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("calibrate: ")]
     assert lines[0].startswith("calibrate: timing 3 tasks of 3 groups in 3 batches; the cap stops "
                                "a batch of k tasks after k x 5 s of steps, 15.0 s in all")
-    assert [ln.split(",")[0] for ln in lines[1:]] == [f"calibrate: {k}/3 tasks" for k in (1, 2, 3)]
-    assert all("elapsed" in ln and "ETA" in ln for ln in lines[1:])
+    final = [ln for ln in r.stderr.splitlines() if "] calibrate: tasks " in ln]
+    assert final[-1].split("] ")[1].startswith("calibrate: tasks 3/3: done 3, failed 0")
     assert "estimate: " in r.stdout and "capped: none of the 3 timed tasks" in r.stdout
 
 

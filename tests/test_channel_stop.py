@@ -179,7 +179,7 @@ def test_store_writes_the_channel_fields(tmp_path):
     the worker into a store and read back."""
     import yaml
 
-    from landscape_hpc import worker
+    from landscape_hpc.run import worker
     from landscape_hpc.store import DONE, Store, open_results
     from landscape_hpc.sweep import plan_sweep
 

@@ -218,3 +218,22 @@ def test_starting_step_follows_hairer_norsett_wanner():
         later = integrate(stiff_quadratic(), THETA0, DynamicsSpec(method=method), budget_steps=6)
         ratio = float(start.state.h[0] / later.state.h[0])
         assert 0.25 < ratio < 4 and int(later.state.rejected[0]) <= 1, (method, ratio)
+
+
+def test_record_fields_are_the_store_columns_and_stop_reasons_are_codes():
+    """One definition: the store's record arrays are TrajectoryRecord's fields (after the derived
+    n_params), and the stop reasons are enum members whose order gives the state's codes."""
+    from dataclasses import fields
+
+    from landscape_hpc.dynamics.record import (POLISH_REASONS, STOP_REASONS, Polish, Stop,
+                                               TrajectoryRecord, code)
+    from landscape_hpc.store.layout import RECORD
+
+    assert [f.name for f in RECORD] == ["n_params", *(f.name for f in fields(TrajectoryRecord))]
+    assert {f.dtype for f in RECORD} == {"f8", "i8", "i4", "str"} and all(f.description
+                                                                          for f in RECORD)
+    assert [f.name for f in RECORD if f.dims] == ["theta", "theta0", "eigenvalues", "snap_t",
+                                                  "snap_step", "snap_loss", "snap_gradnorm",
+                                                  "snap_theta"]
+    assert STOP_REASONS == tuple(Stop) and type(STOP_REASONS[code(Stop.CHANNEL)]) is str
+    assert POLISH_REASONS.index(Polish.GTOL) == 1 and Stop.RUNNING == Polish.RUNNING == ""

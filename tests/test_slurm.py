@@ -14,12 +14,13 @@ import time
 import numpy as np
 import pytest
 
-from landscape_hpc.backends.slurm import squeue
+from landscape_hpc.run.slurm import squeue
 from landscape_hpc.store import DONE, RUNNING, open_store
 from test_store import DATA, ROOT, SWEEP, assert_same, cli, records
 
 pytestmark = pytest.mark.slurm
 SLOW = DATA / "slow_sweep.yaml"
+PACKED = DATA / "packed_sweep.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -53,9 +54,9 @@ def test_backends_give_the_local_records(slurm, local_run, tmp_path, how):
     if how == "submitit":
         r = cli("submit", SWEEP, "--store", path, "--profile", "local")
         assert r.returncode == 0, r.stderr
-        jobs = open_store(path).meta["jobs"]
-        assert len(jobs) == 1 and jobs[0]["backend"] == "submitit"
-        wait_for_queue([jobs[0]["job_id"]])
+        jobs = open_store(path).meta.jobs
+        assert len(jobs) == 1 and jobs[0].backend == "submitit"
+        wait_for_queue([jobs[0].arrays[0].job_id])
     else:
         r = cli("run", SWEEP, "--store", path, "--backend", how, "--profile", "local", "-q")
         assert r.returncode == 0, r.stderr
@@ -66,7 +67,7 @@ def test_scancelled_array_element_is_resumed_without_rerunning_done_units(slurm,
     path = tmp_path / "cancel.zarr"
     r = cli("submit", SLOW, "--store", path, "--profile", "local")
     assert r.returncode == 0, r.stderr
-    array = open_store(path).meta["jobs"][0]["job_id"]
+    array = open_store(path).meta.jobs[0].arrays[0].job_id
     element = f"{array}_1"
     deadline = time.time() + 120
     while open_store(path).tasks["status"][2] != RUNNING and time.time() < deadline:
@@ -82,9 +83,9 @@ def test_scancelled_array_element_is_resumed_without_rerunning_done_units(slurm,
     done_units = {int(u) for u in np.unique(s.tasks["unit"][:][status == DONE])}
     r = cli("resume", path, "--backend", "submitit", "--profile", "local", "--no-wait")
     assert r.returncode == 0 and "2 tasks to rerun in 1 units" in r.stdout, r.stdout + r.stderr
-    second = open_store(path).meta["jobs"][1]
-    assert second["units"] == [1] and not done_units & set(second["units"])
-    wait_for_queue([second["job_id"]])
+    second = open_store(path).meta.jobs[1]
+    assert second.packs == [[1]] and not done_units & set(second.packs[0])
+    wait_for_queue([second.arrays[0].job_id])
     after = records(path)
     assert (after["status"] == DONE).all()
     keep = np.isin(after["task_id"], before["task_id"][before["status"] == DONE])
@@ -103,7 +104,7 @@ def test_time_limit_requeues_from_checkpoint(slurm, tmp_path):
                        "signal_delay: 45\n")
     r = cli("submit", SLOW, "--scale", "long", "--store", path, "--profile", profile)
     assert r.returncode == 0, r.stderr
-    array = open_store(path).meta["jobs"][0]["job_id"]
+    array = open_store(path).meta.jobs[0].arrays[0].job_id
     ran = subprocess.Popen([sys.executable, "-m", "landscape_hpc.cli", "run", str(SLOW), "--scale",
                             "long", "--store", str(ref), "-q", "--workers", "1"], cwd=ROOT)
     wait_for_queue([array], timeout=900)
@@ -112,4 +113,41 @@ def test_time_limit_requeues_from_checkpoint(slurm, tmp_path):
                          text=True).stdout  # kept by SLURM for MinJobAge = 300 s
     restarts = re.search(r"Restarts=(\d+)", job)
     assert restarts and int(restarts.group(1)) >= 1, job
+    assert_same(records(path), records(ref))
+
+
+def test_packed_jobs_in_split_arrays_survive_scancel_and_resume(slurm, tmp_path):
+    """Six units, at most three jobs, arrays of at most two elements: three packed jobs in two
+    arrays.  The first array is cancelled while it runs; status sees the dead units, resume
+    resubmits only units that no live job holds, and the records equal a local run."""
+    path, ref = tmp_path / "packed.zarr", tmp_path / "ref.zarr"
+    profile = tmp_path / "packed.yaml"
+    profile.write_text("partition: debug\ntime: 10\nmemory: 500M\nmax_jobs: 3\n"
+                       "max_array_size: 2\ncheckpoint_every: 2\n")
+    r = cli("submit", PACKED, "--store", path, "--profile", profile)
+    assert r.returncode == 0, r.stderr
+    assert "submitted 3 packed jobs running 6 units in 2 job arrays" in r.stdout, r.stdout
+    subs = open_store(path).meta.jobs
+    assert [len(s.packs) for s in subs] == [2, 1]
+    assert sorted(u for s in subs for p in s.packs for u in p) == list(range(6))
+    first, second = (s.arrays[0].job_id for s in subs)
+    assert cli("run", PACKED, "--store", ref, "-q", "--workers", "2").returncode == 0
+    deadline = time.time() + 120
+    while not (open_store(path).tasks["status"][:] == RUNNING).any() and time.time() < deadline:
+        time.sleep(0.5)
+    subprocess.run(["scancel", first], check=True)
+    wait_for_queue([first])
+    s = open_store(path)
+    status = s.tasks["status"][:]
+    assert (status != DONE).any()
+    cancelled = {u for p in subs[0].packs for u in p}
+    r = cli("resume", path, "--backend", "submitit", "--profile", profile, "--no-wait")
+    assert r.returncode == 0, r.stderr
+    later = open_store(path).meta.jobs[2:]
+    rerun = {u for sub in later for p in sub.packs for u in p}
+    assert rerun and rerun <= cancelled
+    assert not rerun & {int(u) for u in np.flatnonzero(status == DONE)}
+    wait_for_queue([second] + [a.job_id for sub in later for a in sub.arrays])
+    r = cli("status", path)
+    assert r.returncode == 0 and "done" in r.stdout
     assert_same(records(path), records(ref))

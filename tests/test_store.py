@@ -1,20 +1,26 @@
 """The store, the worker and the local runner: run, extend, status, resume, kills, failures."""
 
+import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
+import zarr
 
-from landscape_hpc import worker
-from landscape_hpc.runner import status, work_left
-from landscape_hpc.store import DONE, FAILED, PENDING, RUNNING, Store, open_results, open_store
+from landscape_hpc.run import worker
+from landscape_hpc.config import ConfigError
+from landscape_hpc.run import status, work_left
+from landscape_hpc.store import (DONE, FAILED, PENDING, RUNNING, ArrayPart, Store, Submission,
+                                 open_results, open_store)
 from landscape_hpc.store.layout import RECORD
 from landscape_hpc.sweep import plan_sweep
 
@@ -66,8 +72,8 @@ def test_run_writes_a_complete_store(reference):
     assert converged.any() and ds.gradnorm.values[converged].max() < 1e-10
     assert (ds.stopped_by.values != "").all() and (ds.n_params.values == 3 * ds.width.values).all()
     meta = s.meta
-    assert meta["sweep"] == "tiny" and "torch" in meta["versions"] and meta["files"][0]["text"]
-    assert len(meta["groups"]) == 3
+    assert meta.sweep == "tiny" and "torch" in meta.versions and meta.files[0].text
+    assert len(meta.groups) == 3 and meta.jobs == [] and meta["sweep"] == meta.get("sweep")
 
 
 def test_rerun_skips_done_and_extension_adds_only_new_tasks(reference, tmp_path):
@@ -109,9 +115,9 @@ def test_kill_nine_then_resume_equals_uninterrupted_run(reference, tmp_path):
         proc.wait()
     s = open_store(path)
     deadline = time.time() + 30  # workers die with the runner, at the latest once started
-    while any(s.is_locked(u) for u in range(s.n_units)) and time.time() < deadline:
+    while any(s.is_live(u) for u in range(s.n_units)) and time.time() < deadline:
         time.sleep(0.2)
-    assert not any(s.is_locked(u) for u in range(s.n_units))
+    assert not any(s.is_live(u) for u in range(s.n_units))
     r = cli("resume", path, "-q")
     assert r.returncode == 0, r.stderr
     assert_same(records(path), records(reference))
@@ -147,7 +153,7 @@ def test_two_runners_on_disjoint_units(reference, tmp_path):
     path = tmp_path / "two.zarr"
     store, _ = Store.create_or_extend(path, plan_sweep(SWEEP))
     units = [u for u, _ in work_left(store)]
-    code = ("import sys; from landscape_hpc.worker import run_unit\n"
+    code = ("import sys; from landscape_hpc.run.worker import run_unit\n"
             "for u in map(int, sys.argv[2:]): run_unit(sys.argv[1], u)")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(path), *map(str, part)], cwd=ROOT)
              for part in (units[0::2], units[1::2])]
@@ -170,7 +176,11 @@ def test_locked_unit_is_skipped_and_running_tasks_count_as_dead_when_unlocked(tm
 
 def test_status_by_axis_and_bad_axis(reference):
     s = status(open_store(reference), by=["width"])
-    assert s.by_axis["width"]["2"]["done"] == 4
+    assert {r["width"]: r["done"] for r in s.table} == {1: 4, 2: 4, 3: 4}
+    joint = status(open_store(reference), by=["width", "seed"]).table
+    assert len(joint) == 12 and all(r["done"] == 1 for r in joint)
+    r = cli("status", reference, "--by", "width,seed")
+    assert r.returncode == 0 and r.stdout.count("│ 2 ") >= 4, r.stdout
     r = cli("status", reference, "--by", "depth")
     assert r.returncode == 2 and "no axis 'depth'" in r.stderr and "width" in r.stderr
     r = cli("resume", reference, "--only", "broken")
@@ -206,3 +216,89 @@ grid:
     bad.write_text(sweep.read_text().replace("width: 3", "width: 7"))
     r = cli("run", bad, "--store", tmp_path / "b.zarr", "-q")
     assert r.returncode == 2 and "no task" in r.stderr and not (tmp_path / "b.zarr").exists()
+
+
+def test_plain_open_zarr_of_tasks_is_consolidated_and_quiet(reference, tmp_path):
+    """The coordinator consolidates the metadata: xarray opens ``tasks`` in one read, no warning;
+    a store without consolidated metadata (made before it) still opens quietly."""
+    live = xr.open_zarr(reference, group="tasks", consolidated=False).load()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plain = xr.open_zarr(reference / "tasks").load()
+        assert open_store(reference).consolidated
+        xr.testing.assert_equal(plain, live)
+        bare = tmp_path / "bare.zarr"
+        shutil.copytree(reference, bare)
+        for f in (bare / "zarr.json", bare / "tasks" / "zarr.json"):
+            f.write_text(json.dumps({k: v for k, v in json.loads(f.read_text()).items()
+                                     if k != "consolidated_metadata"}))
+        assert not open_store(bare).consolidated
+        assert open_results(bare).sizes["task"] == 12
+
+
+def _truncate(path: Path, u: int, *names: str) -> list[Path]:
+    """Cut unit u's chunk files of ``names`` to half their length, as a killed write might."""
+    files = [path / "tasks" / n / "c" / str(u) for n in names]
+    files = [f / "0" if f.is_dir() else f for f in files]  # (task, param): c/u/0
+    for f in files:
+        os.truncate(f, f.stat().st_size // 2)
+    return files
+
+
+def test_truncated_chunks_are_found_and_their_unit_reruns(reference, tmp_path):
+    path = tmp_path / "t.zarr"
+    shutil.copytree(reference, path)
+    loss, stat = _truncate(path, 1, "loss", "status")
+    store = open_store(path, "r+")
+    found = store.verify()
+    assert list(found) == [1] and store.verify([0, 2]) == {}
+    assert f"{loss}: chunk of 'loss'" in found[1] and f"{stat}: chunk of 'status'" in found[1]
+    store.reset_unit(0)  # nothing unreadable: left as it is
+    assert list(store.read_unit(0, ["status"])["status"]) == [DONE, DONE]
+    store.reset_unit(1)
+    assert store.verify() == {} and not loss.exists()
+    assert list(store.read_unit(1, ["status"])["status"]) == [PENDING, PENDING]
+    assert worker.run_unit(path, 1).done == 2
+    assert_same(records(path), records(reference))
+
+
+def test_reset_rebuilds_unreadable_bookkeeping_from_the_metadata(reference, tmp_path):
+    path = tmp_path / "b.zarr"
+    shutil.copytree(reference, path)
+    _truncate(path, 4, "status", "task_id", "unit", "group", "width", "theta")
+    _truncate(path, 3, "seed", "loss")
+    store = open_store(path, "r+")
+    assert set(store.verify()) == {3, 4}
+    store.reset_unit(4)  # used slots by the seeds, the rest from the groups and units
+    store.reset_unit(3)  # used slots by the status
+    assert worker.run_unit(path, 4).done == 2 and worker.run_unit(path, 3).done == 2
+    assert_same(records(path), records(reference))
+    book = ["task_id", "unit", "group", "seed", "width"]
+    ref = open_store(reference)
+    for name in book:
+        assert list(store.tasks[name][:]) == list(ref.tasks[name][:]), name
+    _truncate(path, 0, "status", "task_id", "seed")
+    with pytest.raises(ConfigError, match="cannot be read .*status/c/0"):
+        store.reset_unit(0)
+
+
+def test_submissions_and_job_entries_of_older_stores(reference, tmp_path):
+    path = tmp_path / "j.zarr"
+    shutil.copytree(reference, path)
+    root = zarr.open_group(path, mode="r+", use_consolidated=False)
+    kept = {"kept": True, "patience": float("inf")}  # as sweep configs may hold
+    attrs = {**root.attrs["landscape_hpc"], "future": kept,
+             "jobs": [{"backend": "submitit", "job_id": "7", "units": [3, 1],
+                       "submitted": "2025-01-01T00:00:00+00:00"}]}  # one element per unit
+    root.attrs["landscape_hpc"] = attrs
+    store = open_store(path, "r+")
+    old = Submission(backend="submitit", submitted="2025-01-01T00:00:00+00:00", packs=[[3], [1]],
+                     arrays=[ArrayPart(job_id="7", first=0, count=2)])
+    assert store.meta.jobs == [old] and store.meta["future"] == kept
+    new = Submission(backend="submitit", submitted="2025-01-02T00:00:00+00:00",
+                     packs=[[0, 2], [4], [5]], arrays=[ArrayPart(job_id="8", first=0, count=2),
+                                                      ArrayPart(job_id="9", first=2, count=1)])
+    store.add_submission(new)
+    again = open_store(path)
+    assert again.meta.jobs == [old, new] and again.meta.get("future") == kept
+    assert zarr.open_consolidated(path).attrs["landscape_hpc"]["jobs"][1]["arrays"][1]["first"] == 2

@@ -9,7 +9,8 @@
 from .dataset import open_results, results_by_axes
 from .fractions import convergence_fractions, loss_histogram, wilson_interval
 from .levels import Levels, cluster, level_table, quantise
-from .outcomes import CLASSES, classify, converged, global_threshold
+from .outcomes import CLASSES, classify, global_threshold
+from .stops import converged
 
 __all__ = ["CLASSES", "Levels", "classify", "cluster", "converged", "convergence_fractions",
            "global_threshold", "level_table", "loss_histogram", "open_results", "quantise",

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import typer
 
+from ..config import ConfigError
+from ..ui import console, fail
+
 WHAT = ("histogram", "fractions", "levels")
 
 
@@ -57,8 +60,6 @@ def register(app: typer.Typer) -> None:
         """Loss-level histograms, loss levels or outcome fractions of STORE, per axis values."""
         from rich.markup import escape
 
-        from ..cli import console, fail
-        from ..config import ConfigError
         from .tables import FORMATS, rows, write
 
         if what not in WHAT:
@@ -100,8 +101,6 @@ def register(app: typer.Typer) -> None:
         """Figures of STORE: OUT/loss_levels.png and OUT/fractions.png (Wilson 95% intervals)."""
         from rich.markup import escape
 
-        from ..cli import console, fail
-        from ..config import ConfigError
         from .dataset import open_results
         from .flat import check_by
         from .fractions import convergence_fractions, loss_histogram

@@ -18,7 +18,9 @@ import numpy as np
 import xarray as xr
 
 from ..config import ConfigError
+from ..store.layout import DONE, EMPTY
 from .flat import flat
+from .stops import CHANNEL_STOPS, converged
 
 RTOL = 1e-3
 ATOL = 1e-12
@@ -59,12 +61,9 @@ def quantise(ds: xr.Dataset, rtol: float = RTOL, atol: float = ATOL,
     """``ds`` with the loss levels: variable ``level_index`` (-1 for tasks not in a level) and a
     dim ``level`` whose coordinates are the level values (``level``), ``level_count``,
     ``level_low`` and ``level_high``.  Which tasks enter the levels: ``converged`` ones (see
-    :func:`.outcomes.converged`), every ``done`` one with a finite loss, or those that ended in a
+    :func:`.stops.converged`), every ``done`` one with a finite loss, or those that ended in a
     ``channel`` (stopped by the channel stop or by maxnorm; their loss is the loss where the
     channel was recognised or where they reached the maxnorm)."""
-    from ..store.layout import DONE, EMPTY
-    from .outcomes import CHANNEL_STOPS, converged
-
     if tasks not in TASKS:
         raise ConfigError(f"tasks: expected one of {', '.join(TASKS)}, got '{tasks}'")
     ref = ds["status"]

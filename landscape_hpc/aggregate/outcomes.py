@@ -31,21 +31,11 @@ from ..config import ConfigError
 from ..store.layout import DONE, EMPTY
 from .flat import flat
 from .levels import ATOL, RTOL, quantise
+from .stops import CHANNEL_STOPS, converged
 
 CLASSES = ("global_min", "local_min", "saddle", "channel", "not_converged")
 GLOBAL_MIN, LOCAL_MIN, SADDLE, CHANNEL, NOT_CONVERGED = range(len(CLASSES))
-CONVERGED_STOPS = ("min_gradnorm", "min_loss")
-#: stops that end a trajectory in a channel to infinity (class ``channel``)
-CHANNEL_STOPS = ("channel", "maxnorm")
 ZERO_LOSS = 1e-10
-
-
-def converged(cols: dict[str, np.ndarray]) -> np.ndarray:
-    """Which tasks converged to a critical point (flat ``status``, ``stopped_by``,
-    ``polish_stopped_by``)."""
-    stop, polish = cols["stopped_by"], cols["polish_stopped_by"]
-    reached = np.isin(stop, CONVERGED_STOPS) | (polish == "gtol")
-    return (cols["status"] == DONE) & reached & ~np.isin(stop, (*CHANNEL_STOPS, "nonfinite"))
 
 
 def check_classes(classes: list[str] | None) -> list[str]:

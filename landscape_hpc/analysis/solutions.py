@@ -13,6 +13,7 @@ import torch
 import xarray as xr
 from scipy.optimize import linear_sum_assignment
 
+from ..dynamics.record import Stop
 from ..models.network import Network
 from ..models.neurons import permute_neurons
 from ..models.objective import weightnorm
@@ -147,7 +148,7 @@ def channel_summary(ds: xr.Dataset, net: Network, maxnorm: float,
     a = output_weights(net, t).abs().sum(-1)                              # (..., n)
     pair_a = (a.gather(-1, cos.i[..., None]) + a.gather(-1, cos.j[..., None]))[..., 0].numpy()
     heavy = weightnorm(t).numpy() >= maxnorm
-    stopped = (ds["stopped_by"].transpose(*cells).values == "channel" if "stopped_by" in ds
+    stopped = (ds["stopped_by"].transpose(*cells).values == Stop.CHANNEL if "stopped_by" in ds
                else np.zeros_like(heavy))  # the flow's channel stop (its criteria include 1-3)
     out = {
         "min_cosine_distance": (np.where(ok, cos.distance.numpy(), np.nan),

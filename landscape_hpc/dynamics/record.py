@@ -4,27 +4,76 @@ Both convert to a flat ``dict`` of numpy arrays, strings and numbers (``to_dict`
 (``from_dict``), the form the store writes along its ``task`` dimension.  Snapshot arrays have a
 fixed capacity ``S`` (:attr:`SnapshotSpec.capacity`), padded with NaN; ``snap_count`` says how
 many are filled.
+
+Decisions:
+
+* :class:`TrajectoryRecord` is the one definition of the record fields: each field carries its
+  store column (dtype, dims after ``task``, description, units) in its ``metadata``
+  (:func:`column`), and the store layout derives its record arrays from ``fields()`` (in field
+  order; :mod:`landscape_hpc.store.layout`).  Fields are declared in the store's array order.
+* Stop reasons are :class:`Stop` and :class:`Polish` (string enums, equal to the strings the store
+  holds); the codes of a batch's state are their indices (:data:`STOP_REASONS`,
+  :data:`POLISH_REASONS`).  Other stages compare with the members, never with literals.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
+from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import torch
 
 Tensor = torch.Tensor
 
+
+class Stop(StrEnum):
+    """Why the dynamics stopped (:mod:`.stopping`, :mod:`.channel`); the order gives the codes."""
+
+    RUNNING = ""
+    NONFINITE = "nonfinite"
+    MAXNORM = "maxnorm"
+    MIN_GRADNORM = "min_gradnorm"
+    MIN_LOSS = "min_loss"
+    PATIENCE = "patience"
+    MAXSTEPS = "maxsteps"
+    MAX_T = "maxT"
+    MAXTIME = "maxtime"
+    MIN_STEP = "min_step"
+    CHANNEL = "channel"
+
+
+class Polish(StrEnum):
+    """Why the Newton polish stopped (:mod:`.polish`); the order gives the codes."""
+
+    RUNNING = ""
+    GTOL = "gtol"
+    MAXSTEPS = "maxsteps"
+    STALLED = "stalled"
+    NONFINITE = "nonfinite"
+    SKIPPED = "skipped"
+    OFF = "off"
+    MAXTIME = "maxtime"
+
+
 #: why the dynamics stopped, by code (0: still running)
-STOP_REASONS = ("", "nonfinite", "maxnorm", "min_gradnorm", "min_loss", "patience", "maxsteps",
-                "maxT", "maxtime", "min_step", "channel")
+STOP_REASONS = tuple(s.value for s in Stop)
 #: why the polish stopped
-POLISH_REASONS = ("", "gtol", "maxsteps", "stalled", "nonfinite", "skipped", "off", "maxtime")
+POLISH_REASONS = tuple(s.value for s in Polish)
 
 
 def code(reason: str) -> int:
     return STOP_REASONS.index(reason)
+
+
+def column(dtype: str, description: str, dims: tuple[str, ...] = (), units: str = "",
+           **default: Any) -> Any:
+    """A record field with its store column: dtype ``f8``, ``i8``, ``i4`` or ``str``, meaning,
+    dims after ``task`` (``param``, ``snapshot``) and units; ``default=`` as for ``field``."""
+    return field(metadata={"dtype": dtype, "dims": dims, "description": description,
+                           "units": units}, **default)
 
 
 @dataclass
@@ -32,46 +81,62 @@ class TrajectoryRecord:
     """One trajectory's result.  ``loss`` is L without the barrier; gradient norms are
     infinity-norms; ``eigenvalues`` are of the Hessian of L + R at the final theta, ascending."""
 
-    theta: np.ndarray
-    theta0: np.ndarray
-    loss: float
-    gradnorm: float              # with barrier
-    gradnorm_nobarrier: float
-    weightnorm: float
-    stopped_by: str
-    polish_stopped_by: str
-    loss_dynamics: float         # where the dynamics stopped, before the polish
-    gradnorm_dynamics: float
-    t: float                     # flow time (eta * steps for gd, adam, sgd)
-    steps: int
-    rejected: int
-    evals: int
-    polish_steps: int
-    polish_evals: int
-    wall_time: float
-    eigenvalues: np.ndarray
-    n_negative: int
-    snap_count: int
-    snap_t: np.ndarray           # (S,)
-    snap_step: np.ndarray        # (S,)
-    snap_loss: np.ndarray        # (S,) L + R
-    snap_gradnorm: np.ndarray    # (S,)
-    snap_theta: np.ndarray | None  # (S, P), if SnapshotSpec.theta
+    loss: float = column("f8", "final loss L(theta), without the barrier")
+    gradnorm: float = column("f8", "gradient infinity-norm of L + R at the end")
+    gradnorm_nobarrier: float = column("f8", "gradient infinity-norm of L at the end")
+    weightnorm: float = column("f8", "sum(theta^2) / (2P) at the end")
+    stopped_by: str = column("str", "stopping rule that ended the dynamics")
+    polish_stopped_by: str = column("str", "why the Newton polish stopped")
+    loss_dynamics: float = column("f8", "L + R where the dynamics stopped")
+    gradnorm_dynamics: float = column("f8", "gradient infinity-norm where the dynamics stopped")
+    t: float = column("f8", "gradient-flow time reached (eta * steps for discrete methods)")
+    steps: int = column("i8", "accepted steps")
+    rejected: int = column("i8", "rejected steps")
+    evals: int = column("i8", "gradient evaluations of the dynamics")
+    polish_steps: int = column("i8", "Newton polish steps")
+    polish_evals: int = column("i8", "evaluations of the polish")
+    wall_time: float = column("f8", "wall-clock time of the trajectory", units="s")
+    n_negative: int = column("i4", "negative Hessian eigenvalues at the end")
+    theta: np.ndarray = column("f8", "final parameters", ("param",))
+    theta0: np.ndarray = column("f8", "initial parameters", ("param",))
+    eigenvalues: np.ndarray = column("f8", "Hessian eigenvalues of L + R at the end, ascending",
+                                     ("param",))
+    snap_count: int = column("i4", "number of snapshots filled")
+    snap_t: np.ndarray = column("f8", "flow time of each snapshot", ("snapshot",))
+    snap_step: np.ndarray = column("i8", "step of each snapshot", ("snapshot",))
+    snap_loss: np.ndarray = column("f8", "L + R at each snapshot", ("snapshot",))
+    snap_gradnorm: np.ndarray = column("f8", "gradient infinity-norm at each snapshot",
+                                       ("snapshot",))
+    snap_theta: np.ndarray | None = column("f8", "theta at each snapshot",  # if SnapshotSpec.theta
+                                           ("snapshot", "param"))
     # the channel stop (:mod:`.channel`): NaN, -1, "" unless stopped_by == "channel", except
-    # channel_checks (the checks it ran; 0 where it did not run)
-    channel_neurons: str = ""          # the channel's neurons in channel_layer, "i,j[,k...]"
-    channel_layer: int = -1            # its hidden layer, 1-based
-    channel_t: float = math.nan        # flow time of the detection (= t)
-    channel_t_window: float = math.nan  # flow time of the window's start (compared with)
-    channel_cosine: float = math.nan   # cosine distance of the pair's input vectors
-    channel_cosine_ratio: float = math.nan  # ... at detection / at the window's start
-    channel_distance_ratio: float = math.nan  # |v_i - v_j| at detection / at the window's start
-    channel_growth: float = math.nan   # |a_i - a_j| at detection / at the window's start
-    channel_update_fraction: float = math.nan  # share of the window's update in the subspace
-    channel_weightnorm_ratio: float = math.nan  # weightnorm at detection / at the window's start
-    channel_glu_loss: float = math.nan  # L with the pair replaced by its GLU limit (eq. 4)
-    channel_limit_loss: float = math.nan  # ... that GLU network polished: the channel's end
-    channel_checks: int = 0
+    # channel_checks (the checks it ran; 0 where it did not run); the criteria compare the
+    # detection point with the window's start
+    channel_neurons: str = column("str", "neurons of the detected channel, 'i,j[,k...]' (0-based, "
+                                  "in layer channel_layer)", default="")
+    channel_layer: int = column("i4", "hidden layer of the detected channel, 1-based", default=-1)
+    channel_t: float = column("f8", "flow time of the channel detection", default=math.nan)
+    channel_t_window: float = column("f8", "flow time of the detection window's start",
+                                     default=math.nan)
+    channel_cosine: float = column("f8", "cosine distance of the channel pair's input vectors at "
+                                   "the detection", default=math.nan)
+    channel_cosine_ratio: float = column("f8", "the pair's cosine distance at the detection / at "
+                                         "the window's start", default=math.nan)
+    channel_distance_ratio: float = column("f8", "|v_i - v_j| of the pair's input vectors at the "
+                                           "detection / at the window's start", default=math.nan)
+    channel_growth: float = column("f8", "|a_i - a_j| of the pair at the detection / at the "
+                                   "window's start", default=math.nan)
+    channel_update_fraction: float = column("f8", "share of the window's update in the channel "
+                                            "subspace", default=math.nan)
+    channel_weightnorm_ratio: float = column("f8", "weightnorm at the detection / at the window's "
+                                             "start", default=math.nan)
+    channel_glu_loss: float = column("f8", "loss with the pair replaced by its gated linear unit "
+                                     "limit (channels-to-infinity eq. 4)", default=math.nan)
+    channel_limit_loss: float = column("f8", "loss of that gated-linear-unit network polished to "
+                                       "its nearest critical point (the end of the channel; NaN "
+                                       "if not reached)", default=math.nan)
+    channel_checks: int = column("i8", "channel checks run along the flow (0: stop off)",
+                                 default=0)
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -24,14 +24,12 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from ..config import Spec
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class StopSpec(_Spec):
+class StopSpec(Spec):
     """Stopping rules; the one that fires is recorded as ``stopped_by``.  maxnorm (from the
     problem's loss) and non-finite values are always checked."""
 
@@ -43,7 +41,7 @@ class StopSpec(_Spec):
     min_gradnorm: float = Field(default=1e-12, ge=0, description="gradient infinity-norm")
 
 
-class PolishSpec(_Spec):
+class PolishSpec(Spec):
     """Newton polish (Levenberg-Marquardt on grad = 0) to the nearest critical point of any index."""
 
     method: Literal["newton"] = "newton"
@@ -52,7 +50,7 @@ class PolishSpec(_Spec):
     maxtime: float = Field(default=math.inf, gt=0, description="wall-time limit in seconds")
 
 
-class SnapshotSpec(_Spec):
+class SnapshotSpec(Spec):
     """Log-spaced snapshot grid t_k = tmin * 10^(k / per_decade), k < per_decade * decades."""
 
     per_decade: int = Field(default=4, ge=0, description="grid points per decade of t (0: none)")
@@ -71,7 +69,7 @@ class SnapshotSpec(_Spec):
         return self.per_decade * self.decades + 2
 
 
-class ChannelSpec(_Spec):
+class ChannelSpec(Spec):
     """The channel-to-infinity stop (:mod:`.channel`, which documents the criteria): thresholds of
     channels-to-infinity App. B.3, checked along the flow over a window of flow time.  It runs in
     the flows (not gd, adam, sgd), by default only where the loss has a finite maxnorm.
@@ -91,7 +89,7 @@ class ChannelSpec(_Spec):
     require_maxnorm: bool = Field(default=True, description="only where loss.maxnorm is finite")
 
 
-class DynamicsSpec(_Spec):
+class DynamicsSpec(Spec):
     method: Literal["flow", "flow_rodas", "flow_explicit", "flow_auto", "gd", "adam",
                     "sgd"] = "flow"
     reltol: float = Field(default=1e-3, gt=0)

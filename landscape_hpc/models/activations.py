@@ -13,7 +13,9 @@ import math
 from typing import Callable, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
+
+from ..config import Spec
 
 Tensor = torch.Tensor
 Derivs = Callable[[Tensor, int, dict], tuple[Tensor, ...]]
@@ -175,10 +177,8 @@ _IMPLEMENTATIONS: dict[str, Derivs] = {
 HOMOGENEOUS = frozenset({"relu", "leaky_relu", "identity"})
 
 
-class ActivationSpec(BaseModel):
+class ActivationSpec(Spec):
     """An activation by name, with its parameters (only those the activation takes)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: ActivationName
     slope: float | None = None

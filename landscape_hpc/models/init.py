@@ -13,17 +13,16 @@ import math
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from ..config import Spec
 from .network import DTYPE, Network
 
 Tensor = torch.Tensor
 
 
-class InitSpec(BaseModel):
+class InitSpec(Spec):
     """How theta_0 is drawn.  ``theta`` is used (and required) only for ``kind: explicit``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["glorot_normal", "glorot_uniform", "normal", "explicit"] = "glorot_normal"
     scale: float = Field(default=1.0, gt=0)

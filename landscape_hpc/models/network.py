@@ -18,23 +18,22 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from ..config import Spec
 from .activations import Activation, ActivationSpec
 
 Tensor = torch.Tensor
 DTYPE = torch.float64
 
 
-class NetSpec(BaseModel):
+class NetSpec(Spec):
     """Architecture: input dimension, hidden widths, output dimension, activation, biases, readout.
 
     ``biases`` is one flag for all layers or one per layer (hidden layers, then the readout).
     ``fixed_readout`` fixes the readout weights ``a`` (a number broadcast to all, or the full
     (out, nL) values row-major); they are then not part of theta.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     input_dim: int = Field(ge=1)
     widths: tuple[int, ...] = Field(min_length=1)

@@ -27,17 +27,17 @@ from abc import ABC, abstractmethod
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from ..config import Spec
 
 Tensor = torch.Tensor
 
 Convention = Literal["mean", "half_mean", "sum", "half_sum"]
 
 
-class LossSpec(BaseModel):
+class LossSpec(Spec):
     """Loss convention and the maxnorm barrier threshold (``inf`` switches it off)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     convention: Convention = "mean"
     maxnorm: float = Field(default=math.inf, gt=0)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..config import ConfigError
-from .layout import STATUS
+from .layout import DONE, EMPTY, STATUS
 from .store import Store
 
 SUMMARY = ("loss", "gradnorm", "gradnorm_nobarrier", "weightnorm", "stopped_by", "n_negative")
@@ -30,7 +30,7 @@ def source_records(path: str | Path) -> list:
 
     store = Store(path)
     status = store.tasks["status"][:]
-    used = np.flatnonzero(status != 0)
+    used = np.flatnonzero(status != EMPTY)
     cols = {n: store.tasks[n][:][used] for n in ("task_id", "group", "seed", *SUMMARY)}
     out = []
     for k, _ in enumerate(used):
@@ -70,7 +70,7 @@ def _source_theta(path: str, task_id: str):
     if len(hit) == 0:
         raise ConfigError(f"{store.path}: no source task {task_id}")
     i = int(hit[0])
-    if store.tasks["status"][i] != 3:
+    if store.tasks["status"][i] != DONE:
         raise ConfigError(f"{store.path}: source task {task_id} is not done")
     net = Network(NetSpec.model_validate(
         store.group_config(int(store.tasks["group"][i]))["problem"]["net"]))

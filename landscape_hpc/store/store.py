@@ -1,34 +1,59 @@
 """The results store: create or extend it from a plan, read and write work units, checkpoints, locks.
 
 Writers never share a zarr chunk: every array is chunked along ``task`` by one work unit, and a
-unit is run by one process at a time (an exclusive lock file).  A unit's records are written
-field by field and its ``status`` chunk last, so a task is ``done`` only after its whole record
-is on disk; zarr writes each chunk file atomically (temporary file, then rename).
+unit is run by one process at a time (an exclusive lock file).  :meth:`Store.write_records` writes
+a unit's records field by field and its ``status`` chunk last, so a task is ``done`` only after its
+whole record is on disk.
+
+Chunk files (checked in zarr 3.1.6, ``zarr/storage/_local.py``): LocalStore writes each chunk to a
+temporary ``<chunk>.<uuid>.partial`` in the same directory and renames it into place, so a killed
+writer leaves the old chunk (and a stray ``.partial`` file), never part of a new one.  That holds
+since zarr 3.1.3; 3.1.0-3.1.2 wrote chunk files in place.  Nothing is fsynced: after a node crash,
+or on a shared filesystem whose client had not flushed, a renamed chunk can still be empty or
+truncated.  :meth:`Store.verify` finds the units with a chunk that cannot be decoded, and
+:meth:`Store.reset_unit` makes such a unit runnable again.
+
+Metadata: the root attribute ``landscape_hpc`` (:class:`.meta.StoreMeta`) is written only by the
+coordinator's methods (create, extend, :meth:`Store.add_submission`), each followed by
+:meth:`Store.consolidate`: zarr's consolidated metadata at the root and for ``tasks``, so that
+``xarray.open_zarr(STORE / "tasks")`` opens in one read and without a warning.  It holds shapes,
+codecs and attributes, not chunks; workers only write chunks (and ``reset_unit`` deletes some), so
+it stays current while they run.  It is stale only if a coordinator dies between growing the
+arrays and consolidating, until the next create, extend or submission; the store itself always
+reads the live metadata (``use_consolidated=False``), :func:`open_results` the consolidated one
+where present.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
+import itertools
+import math
 import os
 import platform
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pydantic
 import zarr
 from zarr.core.sync import sync
+from zarr.errors import ZarrUserWarning
 
-from .. import __version__
+from .._version import __version__
 from ..config import ConfigError
-from .layout import BOOKKEEPING, EMPTY, FIELDS, FORMAT, PENDING, RECORD, RESERVED, Field
+from . import locks
+from .layout import (BOOKKEEPING, DONE, EMPTY, FAILED, FIELDS, FORMAT, PENDING, RECORD, RESERVED,
+                     Field, record_arrays)
+from .meta import FileMeta, GroupMeta, StoreMeta, Submission
 
 if TYPE_CHECKING:
     from ..sweep import Plan
@@ -53,6 +78,23 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _read_meta(path: Path, raw: object) -> StoreMeta:
+    """The store's metadata from its root attribute (ConfigError naming what is wrong)."""
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise ConfigError(f"{path}: not a landscape-hpc store of format {FORMAT}")
+    try:
+        return StoreMeta.model_validate(raw)
+    except pydantic.ValidationError as err:
+        problems = "; ".join(f"{ATTR}.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                             for e in err.errors()[:5])
+        raise ConfigError(f"{path / 'zarr.json'}: attribute '{ATTR}' is not landscape-hpc store "
+                          f"metadata ({problems})") from None
+
+
 def _axis_value(value) -> object:
     from ..sweep.tasks import show
 
@@ -66,13 +108,10 @@ class Store:
         self.path = Path(path)
         if not (self.path / "zarr.json").is_file():
             raise ConfigError(f"{self.path}: not a landscape-hpc store (no zarr.json)")
-        self.root = zarr.open_group(self.path, mode=mode)
-        meta = self.root.attrs.get(ATTR)
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise ConfigError(f"{self.path}: not a landscape-hpc store of format {FORMAT}")
-        self.meta = meta
-        self.tasks = self.root["tasks"]
-        self.units = self.root["units"]
+        self.root = zarr.open_group(self.path, mode=mode, use_consolidated=False)
+        self.meta = _read_meta(self.path, self.root.attrs.get(ATTR))
+        self.tasks = zarr.open_group(self.path, path="tasks", mode=mode, use_consolidated=False)
+        self.units = zarr.open_group(self.path, path="units", mode=mode, use_consolidated=False)
         self._arrays: dict[str, zarr.Array] = {}
 
     def array(self, name: str) -> zarr.Array:
@@ -86,7 +125,7 @@ class Store:
         """Names of the task arrays."""
         return set(self.tasks.array_keys())
 
-    # ---- creation ------------------------------------------------------------------------------
+    # ---- creation and metadata (the coordinator) -----------------------------------------------
     @classmethod
     def create_or_extend(cls, path: str | Path, plan: Plan) -> tuple["Store", int]:
         """The store for ``plan`` at ``path``, created, or extended by the plan's new tasks.
@@ -96,66 +135,90 @@ class Store:
         text = Path(sweep.file).read_text()
         if (path / "zarr.json").is_file():
             store = cls(path, "r+")
-            if store.meta["sweep"] != sweep.name:
+            if store.meta.sweep != sweep.name:
                 raise ConfigError(
-                    f"{path}: this store holds sweep '{store.meta['sweep']}', not '{sweep.name}' "
+                    f"{path}: this store holds sweep '{store.meta.sweep}', not '{sweep.name}' "
                     f"({sweep.file}); give another --store")
-            if store.meta["unit_size"] != sweep.unit_size:
+            if store.meta.unit_size != sweep.unit_size:
                 raise ConfigError(f"{sweep.file}: units.size is {sweep.unit_size}, the store "
-                                  f"{path} was made with {store.meta['unit_size']}")
-            return store, store._extend(plan, text)
-        if path.exists():
+                                  f"{path} was made with {store.meta.unit_size}")
+        elif path.exists():
             raise ConfigError(f"{path}: exists and is not a landscape-hpc store")
+        else:
+            store = cls._new(path, plan)
+        added = store._extend(plan, text)
+        store.consolidate()
+        return store, added
+
+    @classmethod
+    def _new(cls, path: Path, plan: Plan) -> "Store":
+        sweep = plan.sweep
         root = zarr.open_group(path, mode="w-")
-        meta = {"format": FORMAT, "sweep": sweep.name, "description": sweep.description,
-                "unit_size": sweep.unit_size, "groups": [], "axes": [], "files": [],
-                "versions": _versions(), "host": socket.gethostname(),
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "n_params": 0, "n_snapshots": 0, "snap_theta": False,
-                "source_store": None if sweep.source is None else str(sweep.source.store)}
-        root.attrs[ATTR] = meta
+        source = None if sweep.source is None else str(sweep.source.store)
+        meta = StoreMeta(
+            format=FORMAT, sweep=sweep.name, description=sweep.description,
+            unit_size=sweep.unit_size, groups=[], axes=[], files=[], versions=_versions(),
+            host=socket.gethostname(), created=_now(), n_params=0, n_snapshots=0,
+            snap_theta=False, source_store=source)
+        root.attrs[ATTR] = meta.model_dump()
         tasks = root.create_group("tasks")
         units = root.create_group("units")
-        size = sweep.unit_size
         for f in BOOKKEEPING:
-            _create(tasks, f, (0,), size)
+            _create(tasks, f, (0,), sweep.unit_size)
         for name, dtype in (("unit_id", "str"), ("group", "i4"), ("block", "i8")):
             _create(units, Field(name, dtype), (0,), 1024, dim="unit")
-        store = cls(path, "r+")
-        return store, store._extend(plan, text)
+        return cls(path, "r+")
+
+    def add_submission(self, sub: Submission) -> None:
+        """Record a submission of jobs in the metadata (read afresh, so that what another
+        coordinator wrote meanwhile is kept)."""
+        self.root = zarr.open_group(self.path, mode="r+", use_consolidated=False)
+        self.meta = _read_meta(self.path, self.root.attrs.get(ATTR))
+        self.meta.jobs.append(sub)
+        self._save_meta()
+        self.consolidate()
+
+    def consolidate(self) -> None:
+        """Write zarr's consolidated metadata at the root and for ``tasks`` (module docstring)."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Consolidated metadata is currently not part",
+                                    ZarrUserWarning)
+            zarr.consolidate_metadata(self.path, path="tasks")
+            zarr.consolidate_metadata(self.path)
+
+    def _save_meta(self) -> None:
+        self.root.attrs[ATTR] = self.meta.model_dump()
 
     def _extend(self, plan: Plan, text: str) -> int:
-        from ..dynamics.spec import DynamicsSpec
-        from ..models.network import NetSpec, Network
-
         size = self.unit_size
         meta = self.meta
-        groups = {g["id"]: i for i, g in enumerate(meta["groups"])}
+        groups = {g.id: i for i, g in enumerate(meta.groups)}
         for g in plan.groups:
             if g.id not in groups:
-                groups[g.id] = len(meta["groups"])
-                meta["groups"].append({"id": g.id, "config": g.config, "settings": g.settings})
-        n_params, n_snap, snap_theta = meta["n_params"], meta["n_snapshots"], meta["snap_theta"]
-        for g in plan.groups:
-            n_params = max(n_params, Network(NetSpec.model_validate(g.config["problem"]["net"]))
-                           .num_params)
-            snaps = DynamicsSpec.model_validate(g.config["dynamics"]).snapshots
-            n_snap, snap_theta = max(n_snap, snaps.capacity), snap_theta or snaps.theta
-        axes = list(meta["axes"])
+                groups[g.id] = len(meta.groups)
+                meta.groups.append(GroupMeta(id=g.id, config=g.config, settings=g.settings))
+        meta.n_params = max([meta.n_params, *(g.n_params for g in plan.groups)])
+        meta.n_snapshots = max([meta.n_snapshots, *(g.n_snapshots for g in plan.groups)])
+        meta.snap_theta = meta.snap_theta or any(g.snap_theta for g in plan.groups)
         for a in plan.axes:
-            if a.key not in axes and a.key != "seed":
+            if a.key not in meta.axes and a.key != "seed":
                 if a.key in RESERVED:
                     raise ConfigError(f"{plan.sweep.file}: axis name '{a.key}' clashes with a "
                                       f"store field; rename the axis")
-                axes.append(a.key)
-        self._grow(n_params, n_snap, snap_theta, axes, plan)
+                meta.axes.append(a.key)
+        self._grow(plan)
 
         known = {u: i for i, u in enumerate(self.units["unit_id"][:].tolist())}
         old_units = len(known)
         new_units = [u for u in plan.units() if u.id not in known]
-        gidx = {g.id: groups[g.id] for g in plan.groups}
-        settings = {g.id: g.settings for g in plan.groups}
+        plan_groups = {g.id: g for g in plan.groups}
         task_ids = {g.id: dict(zip(g.seeds.tolist(), g.task_ids())) for g in plan.groups}
+
+        def fill(block: dict, slots: np.ndarray, unit, index: int, seeds: np.ndarray) -> None:
+            ids = [task_ids[unit.group][s] for s in seeds.tolist()]
+            self._fill(block, slots, index, groups[unit.group], seeds, ids,
+                       plan_groups[unit.group].settings)
+
         added = 0
         if new_units:
             n = len(new_units)
@@ -163,12 +226,11 @@ class Store:
             for name in ("unit_id", "group", "block"):
                 self.units[name].resize((old_units + n,))
             self.units["unit_id"][old_units:] = np.array([u.id for u in new_units], dtype=object)
-            self.units["group"][old_units:] = np.array([gidx[u.group] for u in new_units])
+            self.units["group"][old_units:] = np.array([groups[u.group] for u in new_units])
             self.units["block"][old_units:] = np.array([u.block for u in new_units])
-            block = self._blank(n * size, axes)
+            block = self._blank(n * size)
             for k, u in enumerate(new_units):
-                slots = k * size + u.seeds % size
-                self._fill(block, slots, u, old_units + k, gidx, settings, task_ids, axes)
+                fill(block, k * size + u.seeds % size, u, old_units + k, u.seeds)
                 added += len(u.seeds)
             for name, values in block.items():
                 self.tasks[name][old_units * size:] = values
@@ -182,52 +244,48 @@ class Store:
             if len(new) == 0:
                 continue
             block = {name: self.tasks[name][sl] for name in ["task_id", "unit", "group", "seed",
-                                                             "status", *axes]}
-            self._fill(block, new % size, u, index, gidx, settings, task_ids, axes, new)
+                                                             "status", *meta.axes]}
+            fill(block, new % size, u, index, new)
             for name, values in block.items():
                 self.tasks[name][sl] = values
             added += len(new)
-        meta.update(n_params=n_params, n_snapshots=n_snap, snap_theta=snap_theta, axes=axes)
-        meta["files"].append({"file": str(plan.sweep.file), "profile": plan.sweep.profile,
-                              "text": text, "added": added,
-                              "at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-        self.root.attrs[ATTR] = meta
+        meta.files.append(FileMeta(file=str(plan.sweep.file), profile=plan.sweep.profile,
+                                   text=text, added=added, at=_now()))
+        self._save_meta()
         return added
 
-    def _blank(self, n: int, axes: list[str]) -> dict[str, np.ndarray]:
+    def _blank(self, n: int) -> dict[str, np.ndarray]:
         out = {f.name: np.full(n, f.fill, dtype=f.numpy_dtype) for f in BOOKKEEPING
                if f.name != "error"}
-        for key in axes:
+        for key in self.axes:
             out[key] = np.full(n, *_axis_fill(self.tasks[key].dtype))
         return out
 
-    @staticmethod
-    def _fill(block, slots, unit, index, gidx, settings, task_ids, axes, seeds=None) -> None:
-        seeds = unit.seeds if seeds is None else seeds
-        ids = task_ids[unit.group]
-        block["task_id"][slots] = [ids[s] for s in seeds.tolist()]
-        block["unit"][slots] = index
-        block["group"][slots] = gidx[unit.group]
+    def _fill(self, block: dict[str, np.ndarray], slots: np.ndarray, unit: int, group: int,
+              seeds: np.ndarray, ids: list[str], settings: dict) -> None:
+        """Pending tasks ``seeds`` (ids ``ids``) of unit ``unit`` at ``slots`` of ``block``."""
+        block["task_id"][slots] = ids
+        block["unit"][slots] = unit
+        block["group"][slots] = group
         block["seed"][slots] = seeds
         block["status"][slots] = PENDING
-        for key in axes:
-            if key in settings[unit.group]:
-                block[key][slots] = _axis_value(settings[unit.group][key])
+        for key in self.axes:
+            if key in settings:
+                block[key][slots] = _axis_value(settings[key])
 
-    def _grow(self, n_params: int, n_snap: int, snap_theta: bool, axes: list[str],
-              plan: Plan) -> None:
+    def _grow(self, plan: Plan) -> None:
         T = self.tasks["status"].shape[0]
         size = self.unit_size
-        extra = {"param": n_params, "snapshot": n_snap}
+        extra = {"param": self.meta.n_params, "snapshot": self.meta.n_snapshots}
         for f in RECORD:
-            if f.name == "snap_theta" and not snap_theta:
+            if f.name == "snap_theta" and not self.meta.snap_theta:
                 continue
             shape = (T,) + tuple(extra[d] for d in f.dims)
             if f.name not in self.tasks:
                 _create(self.tasks, f, shape, size)
             elif self.tasks[f.name].shape != shape:
                 self.tasks[f.name].resize(shape)
-        for key in axes:
+        for key in self.axes:
             if key not in self.tasks:
                 values = [_axis_value(g.settings[key]) for g in plan.groups if key in g.settings]
                 kinds = {type(v) for v in values}
@@ -243,7 +301,7 @@ class Store:
     # ---- reading -------------------------------------------------------------------------------
     @property
     def unit_size(self) -> int:
-        return int(self.meta["unit_size"])
+        return self.meta.unit_size
 
     @property
     def n_units(self) -> int:
@@ -251,10 +309,16 @@ class Store:
 
     @property
     def axes(self) -> list[str]:
-        return list(self.meta["axes"])
+        return list(self.meta.axes)
+
+    @property
+    def consolidated(self) -> bool:
+        """Whether ``tasks`` has consolidated metadata (stores made before it was written: no)."""
+        tasks = zarr.open_group(self.path, path="tasks", mode="r")
+        return tasks.metadata.consolidated_metadata is not None
 
     def group_config(self, index: int) -> dict:
-        return self.meta["groups"][index]["config"]
+        return self.meta.groups[index].config
 
     def unit_slice(self, u: int) -> slice:
         return slice(u * self.unit_size, (u + 1) * self.unit_size)
@@ -264,7 +328,6 @@ class Store:
         names = names or [n for n in FIELDS if n in self.fields]
         return self.read_blocks(u, names)
 
-    # ---- writing -------------------------------------------------------------------------------
     def read_blocks(self, u: int, names: list[str]) -> dict[str, np.ndarray]:
         """The chunks of unit ``u`` of several fields, read concurrently."""
         sl = self.unit_slice(u)
@@ -274,6 +337,34 @@ class Store:
 
         arrays = [self.array(n)._async_array for n in names]
         return dict(zip(names, sync(read(arrays))))
+
+    # ---- writing (the workers) -----------------------------------------------------------------
+    def write_records(self, u: int, slots: np.ndarray, records: list[dict | None],
+                      status: np.ndarray, error: np.ndarray) -> None:
+        """The results of the tasks at ``slots`` of unit ``u``: their records
+        (``TrajectoryRecord.to_dict``; None for a task without one), status and error.
+
+        Records are written first, then the status chunk, then the unit's checkpoint is removed:
+        a task is ``done`` only once its whole record is on disk, and a kill at any point loses
+        at most the work since the checkpoint.  The unit's other tasks keep their records."""
+        ok = [i for i, r in enumerate(records) if r is not None]
+        values = record_arrays([records[i] for i in ok], self.meta.n_params,
+                               self.meta.n_snapshots)
+        self._write_rows(u, slots[ok], {n: v for n, v in values.items() if n in self.fields})
+        self.set_status(u, slots, status, error)
+        self.clear_checkpoint(u)
+
+    def _write_rows(self, u: int, slots: np.ndarray, values: dict[str, np.ndarray]) -> None:
+        """Write ``values`` (rows of padded record arrays) at ``slots`` of unit ``u``'s chunks."""
+        others = np.setdiff1d(np.arange(self.unit_size), slots)
+        if np.isin(self.read_blocks(u, ["status"])["status"][others], (DONE, FAILED)).any():
+            blocks = self.read_blocks(u, list(values))  # other tasks of the unit keep their records
+        else:
+            blocks = {n: np.full((self.unit_size,) + self.array(n).shape[1:], FIELDS[n].fill,
+                                 dtype=FIELDS[n].numpy_dtype) for n in values}
+        for name, v in values.items():
+            blocks[name][(slots,) + tuple(slice(0, s) for s in v.shape[1:])] = v
+        self.write_blocks(u, blocks)
 
     def write_blocks(self, u: int, blocks: dict[str, np.ndarray]) -> None:
         """Write whole chunks of unit ``u`` of several fields, concurrently (each atomically)."""
@@ -290,6 +381,93 @@ class Store:
         block["error"][slots] = "" if error is None else error
         block["status"][slots] = status
         self.write_blocks(u, block)
+
+    # ---- damaged chunks ------------------------------------------------------------------------
+    def verify(self, units: list[int] | None = None) -> dict[int, str]:
+        """The units (default: all) with a task chunk that cannot be read or decoded (a chunk file
+        truncated on disk), each with a message naming the arrays and chunk files."""
+        units = list(range(self.n_units)) if units is None else units
+        out = {}
+        for start in range(0, len(units), 256):  # bounds the reads in flight
+            for u, bad in self._unreadable(units[start:start + 256]).items():
+                out[u] = "; ".join(f"{file}: chunk of '{name}' for unit {u} cannot be read ({err})"
+                                   for name, (file, err) in bad.items())
+        return out
+
+    def reset_unit(self, u: int) -> None:
+        """Make unit ``u`` runnable after :meth:`verify` found unreadable chunks: delete its
+        unreadable chunk files of record fields, rebuild unreadable bookkeeping and axis chunks
+        from the metadata, and set every used slot back to pending, with no error (every task of
+        the unit reruns: they shared the lost chunks).  A unit whose chunks all read is left as
+        it is.  ConfigError if another process holds the unit, or if no chunk is left that says
+        which slots are used."""
+        with self.lock(u) as held:
+            if not held:
+                raise ConfigError(f"{self.path}: unit {u} ({self.units['unit_id'][u]}) is being "
+                                  "run by another process; reset it once that process is gone")
+            bad = self._unreadable([u]).get(u)
+            if not bad:
+                return
+            book = self._bookkeeping(u, self._used(u, bad))
+            for name, (file, _) in bad.items():
+                if name not in book:
+                    file.unlink()  # reads as the fill value
+            self.write_blocks(u, {n: v for n, v in book.items() if n in bad and n != "status"})
+            error = np.full(self.unit_size, "", dtype=object)
+            self.write_blocks(u, {"error": error, "status": book["status"]})
+
+    def _unreadable(self, units: Iterable[int]) -> dict[int, dict[str, tuple[Path, str]]]:
+        """{unit: {array: (chunk file, error)}} of the task chunks of ``units`` that cannot be
+        read, all read concurrently."""
+        reads = [(u, name, sel, file) for u in units for name in sorted(self.fields)
+                 for sel, file in self._chunks(name, u)]
+
+        async def check(a, sel) -> str | None:
+            try:
+                await a.getitem(sel)
+            except Exception as err:  # noqa: BLE001 - any failure to decode is the finding
+                return f"{type(err).__name__}: {err}"
+            return None
+
+        async def check_all():
+            return await asyncio.gather(*(check(self.array(n)._async_array, sel)
+                                          for _, n, sel, _ in reads))
+
+        out: dict[int, dict[str, tuple[Path, str]]] = {}
+        for (u, name, _, file), err in zip(reads, sync(check_all())):
+            if err is not None:
+                out.setdefault(u, {})[name] = (file, err)
+        return out
+
+    def _chunks(self, name: str, u: int) -> list[tuple[tuple[slice, ...], Path]]:
+        """Selection and file of each chunk of array ``name`` in unit ``u``'s rows."""
+        a = self.array(name)
+        sizes = a.chunks[1:]
+        grid = itertools.product(*(range(math.ceil(n / c)) for n, c in zip(a.shape[1:], sizes)))
+        return [((self.unit_slice(u), *(slice(i * c, (i + 1) * c) for i, c in zip(idx, sizes))),
+                 self.path / "tasks" / name / a.metadata.encode_chunk_key((u, *idx)))
+                for idx in grid]
+
+    def _used(self, u: int, bad: dict) -> np.ndarray:
+        """Slots of unit ``u`` with a task: by its status chunk, else task ids, else seeds."""
+        for name, empty in (("status", EMPTY), ("task_id", ""), ("seed", -1)):
+            if name not in bad:
+                return np.flatnonzero(self.read_blocks(u, [name])[name] != empty)
+        files = ", ".join(str(bad[n][0]) for n in ("status", "task_id", "seed"))
+        raise ConfigError(f"{self.path}: unit {u}: the chunks that say which slots hold tasks "
+                          f"cannot be read ({files}); plan the sweep into a new store instead")
+
+    def _bookkeeping(self, u: int, used: np.ndarray) -> dict[str, np.ndarray]:
+        """Unit ``u``'s bookkeeping and axis chunks rebuilt from the metadata, ``used`` pending."""
+        from ..sweep.ids import canonical_json, task_ids
+
+        group = int(self.units["group"][u])
+        seeds = int(self.units["block"][u]) * self.unit_size + used  # slot = seed % unit_size
+        g = self.meta.groups[group]
+        block = self._blank(self.unit_size)
+        self._fill(block, used, u, group, seeds, task_ids(canonical_json(g.config), seeds),
+                   g.settings)
+        return block
 
     # ---- checkpoints and locks -----------------------------------------------------------------
     def _side(self, kind: str, u: int, suffix: str) -> Path:
@@ -317,23 +495,14 @@ class Store:
     def clear_checkpoint(self, u: int) -> None:
         self._side("checkpoints", u, ".npz").unlink(missing_ok=True)
 
-    @contextlib.contextmanager
-    def lock(self, u: int) -> Iterator[bool]:
-        """Hold the unit's exclusive lock; yields False if another process holds it."""
-        with open(self._side("locks", u, ".lock"), "a") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+    def lock(self, u: int) -> contextlib.AbstractContextManager[bool]:
+        """Hold the unit's lock with a heartbeat (:mod:`.locks`); yields False if a live process
+        holds it."""
+        return locks.hold(self._side("locks", u, ".lock"))
 
-    def is_locked(self, u: int) -> bool:
-        with self.lock(u) as held:
-            return not held
+    def is_live(self, u: int) -> bool:
+        """Does a live process (of this host, or beating from another) hold the unit?"""
+        return locks.is_live(self._side("locks", u, ".lock"))
 
 
 def _axis_fill(dtype) -> tuple:
@@ -362,10 +531,10 @@ def open_results(path: str | Path):
     import xarray as xr
 
     store = Store(path)
-    ds = xr.open_zarr(store.path, group="tasks", consolidated=False)
+    ds = xr.open_zarr(store.path, group="tasks", consolidated=store.consolidated)
     strings = [n for n, v in ds.variables.items() if v.dtype.kind == "T"]
     ds = ds.assign({n: ds[n].astype(object) for n in strings})
     coords = ["task_id", "seed", *store.axes]
     ds = ds.set_coords([c for c in coords if c in ds])
-    ds.attrs.update(sweep=store.meta["sweep"], unit_size=store.unit_size, store=str(store.path))
+    ds.attrs.update(sweep=store.meta.sweep, unit_size=store.unit_size, store=str(store.path))
     return ds

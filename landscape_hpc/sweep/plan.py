@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import pydantic
 
-from ..config import ConfigError
+from ..config import ConfigError, describe
 from ..dynamics.spec import DynamicsSpec
 from ..models.init import InitSpec as ThetaInit
 from ..models.init import initial_theta
@@ -25,7 +25,6 @@ from ..problem import ProblemSpec, build_problem
 from ..targets.inputs import grid_points_per_axis
 from . import ids, paths
 from .axes import UNSET, Axis, Exclude
-from .errors import describe
 from .expr import ExpressionError
 from .source import SourceRecord, base_config, select
 from .spec import InitialSpec, Sweep, load_sweep

@@ -24,29 +24,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from ..config import ConfigError
+from ..config import ConfigError, Spec, read_yaml, validate
 from . import paths
 from .axes import (Axis, Exclude, check_axes, expression, merge_axes, parse_exclude, parse_grid,
                    setting_path)
-from .errors import validate
 from .expr import Expression
-from .yamlio import read
 
 
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class UnitsSpec(_Spec):
+class UnitsSpec(Spec):
     """Work units: tasks of one group (equal but for the seed) in blocks of ``size`` seeds."""
 
     size: int = Field(default=64, ge=1, description="seeds per work unit")
 
 
-class SplitSpec(_Spec):
+class SplitSpec(Spec):
     """Split a hidden neuron of the source's final theta (few-neurons-theory eq. 10)."""
 
     neuron: int | Literal["min_readout", "max_readout"] = Field(
@@ -55,7 +48,7 @@ class SplitSpec(_Spec):
     layer: int = Field(default=1, ge=1)
 
 
-class PerturbSpec(_Spec):
+class PerturbSpec(Spec):
     """Add ``scale`` times a direction: N(0, 1) or U(-1, 1) noise drawn with the task seed, or the
     Hessian's eigenvector of smallest eigenvalue (the sign of ``scale`` picks the side)."""
 
@@ -70,7 +63,7 @@ class PerturbSpec(_Spec):
         return v
 
 
-class InitialSpec(_Spec):
+class InitialSpec(Spec):
     """theta_0 of a task of a sweep from a store: the source task's final theta, split, perturbed."""
 
     source: str = Field(description="task id of the source task (set by the planner)")
@@ -79,7 +72,7 @@ class InitialSpec(_Spec):
     perturb: PerturbSpec | None = None
 
 
-class SelectSpec(_Spec):
+class SelectSpec(Spec):
     """Which source tasks: settings they must have, a condition on their results, a count."""
 
     match: dict[str, Any] = {}
@@ -87,13 +80,13 @@ class SelectSpec(_Spec):
     limit: int | None = Field(default=None, ge=1, description="first N, by seed then task id")
 
 
-class FromStoreSpec(_Spec):
+class FromStoreSpec(Spec):
     store: str = Field(min_length=1)
     select: SelectSpec = SelectSpec()
     initial: dict[str, Any] = {}
 
 
-class ProfileSpec(_Spec):
+class ProfileSpec(Spec):
     """A named variant: ``fixed`` deep-merged, ``grid`` axes replacing those of the same setting,
     ``include`` / ``exclude`` / ``units`` replacing the sweep's."""
 
@@ -105,7 +98,7 @@ class ProfileSpec(_Spec):
     units: UnitsSpec | None = None
 
 
-class SweepSpec(_Spec):
+class SweepSpec(Spec):
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     fixed: dict[str, Any] = {}
@@ -189,7 +182,7 @@ def _tree(leaves: dict[str, tuple[Any, str]]) -> dict[str, Any]:
 def load_sweep(file: str | Path, profile: str | None = None) -> Sweep:
     """Read and check a sweep file, applying the named profile."""
     file = Path(file)
-    spec: SweepSpec = validate(SweepSpec, read(file), str(file))
+    spec: SweepSpec = validate(SweepSpec, read_yaml(file), str(file))
     try:
         return _build(spec, file, profile)
     except ConfigError as err:

@@ -3,7 +3,8 @@
 * **Task**: one trajectory, ``{problem, dynamics, seed}`` (``initial`` too when started from a
   store), with the content-addressed id of :mod:`.ids`.
 * **Group**: the tasks that share everything but the seed (one canonical seedless config); the
-  worker integrates a group's tasks in one vectorised call.
+  worker integrates a group's tasks in one vectorised call.  A group gives the store what sizes
+  its arrays (``n_params``, ``n_snapshots``, ``snap_theta``), so the store builds no network.
 * **Work unit**: the tasks of a group whose seeds fall in one block ``[k * size, (k + 1) * size)``
   (``units.size`` in the sweep file, default 64); unit id ``<group id>-<k>``.  Membership is a
   function of the seed alone, so adding seeds never moves a task to another unit: it fills the
@@ -15,10 +16,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
+from ..dynamics.spec import DynamicsSpec, SnapshotSpec
+from ..models.network import NetSpec, Network
 from . import ids
 from .axes import UNSET
 from .spec import Sweep
@@ -48,6 +52,25 @@ class Group:
     @property
     def id(self) -> str:
         return self.digest[:ids.ID_HEX]
+
+    @cached_property
+    def n_params(self) -> int:
+        """Parameters of the group's network (the store sizes ``param`` by the largest)."""
+        return Network(NetSpec.model_validate(self.config["problem"]["net"])).num_params
+
+    @cached_property
+    def snapshots(self) -> SnapshotSpec:
+        return DynamicsSpec.model_validate(self.config["dynamics"]).snapshots
+
+    @property
+    def n_snapshots(self) -> int:
+        """Snapshot capacity of a trajectory (the store sizes ``snapshot`` by the largest)."""
+        return self.snapshots.capacity
+
+    @property
+    def snap_theta(self) -> bool:
+        """Whether the snapshots keep theta (the store then has ``snap_theta``)."""
+        return self.snapshots.theta
 
     def task_ids(self) -> list[str]:
         return ids.task_ids(self.json, self.seeds)

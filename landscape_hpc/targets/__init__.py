@@ -18,8 +18,9 @@ from __future__ import annotations
 from typing import Annotated, Literal, Union
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, Field, TypeAdapter, model_validator
 
+from ..config import Spec
 from ..models.network import Network
 from . import datasets, functions
 from .inputs import InputSpec, make_inputs, parse_inputs
@@ -31,16 +32,12 @@ __all__ = ["TargetSpec", "InputSpec", "make_data", "make_inputs", "teacher_netwo
            "parse_target", "parse_inputs"]
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TeacherTarget(_Spec):
+class TeacherTarget(Spec):
     kind: Literal["teacher"]
     teacher: TeacherSpec
 
 
-class RosenbrockTarget(_Spec):
+class RosenbrockTarget(Spec):
     kind: Literal["rosenbrock"]
     zscore: bool = True
     a: float = 1.0
@@ -49,7 +46,7 @@ class RosenbrockTarget(_Spec):
     offset: float = 0.1
 
 
-class GPTarget(_Spec):
+class GPTarget(Spec):
     kind: Literal["gp"]
     scale: float = Field(gt=0)
     seed: int = 0
@@ -57,11 +54,11 @@ class GPTarget(_Spec):
     jitter: float = Field(default=functions.GP_JITTER, ge=0)
 
 
-class ErfToyTarget(_Spec):
+class ErfToyTarget(Spec):
     kind: Literal["erf_toy"]
 
 
-class DatasetTarget(_Spec):
+class DatasetTarget(Spec):
     """A file (see :mod:`.datasets`) or inline rows ``x`` and ``y``; exactly one of the two."""
 
     kind: Literal["dataset"]

@@ -20,8 +20,8 @@ import json
 from pathlib import Path
 
 import torch
-import yaml
 
+from ..config import read_yaml
 from ..models.network import DTYPE
 
 Tensor = torch.Tensor
@@ -83,11 +83,13 @@ def load_dataset(path: str | Path) -> tuple[Tensor, Tensor]:
     if suffix not in (".yaml", ".yml", ".json"):
         raise ValueError(f"{p}: unknown dataset format '{suffix}'; accepted: .yaml, .yml, .json, "
                          ".csv")
-    text = p.read_text()
-    try:
-        data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as err:
-        raise ValueError(f"{p}: not valid {suffix[1:].upper()}: {err}") from err
+    if suffix == ".json":
+        try:
+            data = json.loads(p.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{p}: not valid JSON: {err}") from err
+    else:
+        data = read_yaml(p)
     if not isinstance(data, dict):
         raise ValueError(f"{p}: expected a mapping with keys 'x' and 'y', "
                          f"got {type(data).__name__}")

@@ -27,9 +27,10 @@ from typing import Annotated, Literal, Union
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, Field, TypeAdapter, model_validator
 from scipy.stats import norm, qmc
 
+from ..config import Spec
 from ..models.network import DTYPE
 
 Tensor = torch.Tensor
@@ -37,23 +38,19 @@ SQRT3 = math.sqrt(3.0)
 _SOBOL_BITS = 30
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NormalInputs(_Spec):
+class NormalInputs(Spec):
     kind: Literal["normal"]
     n: int = Field(ge=1)
     seed: int = 0
 
 
-class UniformInputs(_Spec):
+class UniformInputs(Spec):
     kind: Literal["uniform"]
     n: int = Field(ge=1)
     seed: int = 0
 
 
-class GridInputs(_Spec):
+class GridInputs(Spec):
     kind: Literal["grid"]
     n: int = Field(ge=1, description="total number of points, a perfect d-th power")
     low: float = -SQRT3
@@ -66,14 +63,14 @@ class GridInputs(_Spec):
         return self
 
 
-class SobolInputs(_Spec):
+class SobolInputs(Spec):
     kind: Literal["sobol"]
     n: int = Field(ge=1)
     seed: int = 0
     law: Literal["uniform", "normal"] = "uniform"
 
 
-class ExplicitInputs(_Spec):
+class ExplicitInputs(Spec):
     kind: Literal["explicit"]
     values: tuple[tuple[float, ...], ...] = Field(min_length=1)
 
@@ -86,7 +83,7 @@ class ExplicitInputs(_Spec):
         return self
 
 
-class PopulationInputs(_Spec):
+class PopulationInputs(Spec):
     kind: Literal["population"]
 
 

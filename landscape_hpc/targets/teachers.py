@@ -22,8 +22,9 @@ import math
 from typing import Annotated, Literal, Union
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from ..config import Spec
 from ..models.activations import ActivationSpec
 from ..models.init import InitSpec, initial_theta
 from ..models.network import DTYPE, NetSpec, Network
@@ -31,11 +32,7 @@ from ..models.network import DTYPE, NetSpec, Network
 Tensor = torch.Tensor
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RandomTeacher(_Spec):
+class RandomTeacher(Spec):
     kind: Literal["random"]
     widths: tuple[int, ...] = Field(min_length=1)
     activation: ActivationSpec = ActivationSpec(name="softplus")
@@ -49,13 +46,13 @@ class RandomTeacher(_Spec):
         return (v,) if isinstance(v, int) else v
 
 
-class OrthonormalTeacher(_Spec):
+class OrthonormalTeacher(Spec):
     kind: Literal["orthonormal"]
     width: int = Field(ge=1)
     activation: ActivationSpec
 
 
-class ExplicitTeacher(_Spec):
+class ExplicitTeacher(Spec):
     kind: Literal["explicit"]
     w: tuple[tuple[float, ...], ...] = Field(min_length=1)
     b: tuple[float, ...] | None = None
@@ -100,7 +97,7 @@ PRESETS: dict[str, ExplicitTeacher] = {
 }
 
 
-class PresetTeacher(_Spec):
+class PresetTeacher(Spec):
     kind: Literal["preset"]
     name: Literal[tuple(PRESETS)]  # type: ignore[valid-type]
     activation: ActivationSpec | None = None

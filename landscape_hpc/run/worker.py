@@ -4,8 +4,9 @@ A unit's tasks not yet done run as one vectorised batch (:func:`~.dynamics.engin
 continuing the unit's checkpoint if there is one and saving a new one every
 ``checkpoint_every`` seconds.  If the batch raises, each task runs alone so that only the tasks
 that raise are ``failed`` (with their message); a trajectory that ends on non-finite values is
-``failed`` too, with its record.  Records are written, then the status, then the checkpoint is
-removed: a kill at any point loses at most the work since the last checkpoint.
+``failed`` too, with its record.  The worker decides statuses and messages; the store writes them
+(:meth:`~.store.Store.write_records`): records, then the status, then the checkpoint is removed,
+so a kill at any point loses at most the work since the last checkpoint.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .dynamics.engine import integrate
-from .dynamics.record import TrajectoryRecord, TrajectoryState
-from .dynamics.spec import DynamicsSpec
-from .problem import Problem, build_problem
-from .store import DONE, FAILED, RUNNING, Store
-from .store.layout import FIELDS, RERUN, record_arrays
+from ..dynamics.engine import integrate
+from ..dynamics.record import Stop, TrajectoryRecord, TrajectoryState
+from ..dynamics.spec import DynamicsSpec
+from ..problem import Problem, build_problem
+from ..store import DONE, FAILED, RERUN, RUNNING, Store
 
 _PROBLEMS: dict[str, Problem] = {}  # built problems of this process, by group id
 _STORES: dict[str, Store] = {}  # open stores of this process (array handles stay cached)
@@ -37,7 +37,7 @@ class UnitResult:
 
 
 def _problem(store: Store, group: int) -> Problem:
-    gid = store.meta["groups"][group]["id"]
+    gid = store.meta.groups[group].id
     if gid not in _PROBLEMS:
         _PROBLEMS[gid] = build_problem(store.group_config(group)["problem"])
     return _PROBLEMS[gid]
@@ -81,9 +81,9 @@ def _initial(store: Store, problem: Problem, group: int, seed: int) -> torch.Ten
     initial = store.group_config(group).get("initial")
     if initial is None:
         return problem.initial_theta(seed)
-    from .store.source import initial_point
+    from ..store.source import initial_point
 
-    return initial_point(problem, initial, seed, store.meta["source_store"])
+    return initial_point(problem, initial, seed, store.meta.source_store)
 
 
 def _batch(store: Store, u: int, problem: Problem, group: int, spec: DynamicsSpec,
@@ -117,27 +117,16 @@ def _message(err: Exception) -> str:
 
 
 def _write(store: Store, u: int, todo: np.ndarray, records: list) -> UnitResult:
-    ok = [i for i, r in enumerate(records) if isinstance(r, TrajectoryRecord)]
+    """Statuses and messages of the tasks ``todo`` from their records (or error messages), written
+    with the records by the store."""
     status = np.full(len(todo), FAILED, dtype=np.int8)
     error = np.array([r if isinstance(r, str) else "" for r in records], dtype=object)
-    for i in ok:
-        nonfinite = records[i].stopped_by == "nonfinite"
-        status[i] = FAILED if nonfinite else DONE
-        if nonfinite:
-            error[i] = f"non-finite values after {records[i].steps} steps"
-    values = record_arrays([records[i].to_dict() for i in ok], store.meta["n_params"],
-                           store.meta["n_snapshots"])
-    values = {n: v for n, v in values.items() if n in store.fields}
-    slots = todo[ok]
-    others = np.setdiff1d(np.arange(store.unit_size), slots)
-    if np.isin(store.read_blocks(u, ["status"])["status"][others], (DONE, FAILED)).any():
-        blocks = store.read_blocks(u, list(values))  # other tasks of the unit keep their records
-    else:
-        blocks = {n: np.full((store.unit_size,) + store.array(n).shape[1:], FIELDS[n].fill,
-                             dtype=FIELDS[n].numpy_dtype) for n in values}
-    for name, v in values.items():
-        blocks[name][(slots,) + tuple(slice(0, s) for s in v.shape[1:])] = v
-    store.write_blocks(u, blocks)
-    store.set_status(u, todo, status, error)
-    store.clear_checkpoint(u)
+    for i, r in enumerate(records):
+        if isinstance(r, TrajectoryRecord):
+            nonfinite = r.stopped_by == Stop.NONFINITE
+            status[i] = FAILED if nonfinite else DONE
+            if nonfinite:
+                error[i] = f"non-finite values after {r.steps} steps"
+    store.write_records(u, todo, [r.to_dict() if isinstance(r, TrajectoryRecord) else None
+                                  for r in records], status, error)
     return UnitResult(u, done=int((status == DONE).sum()), failed=int((status == FAILED).sum()))

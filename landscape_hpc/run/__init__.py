@@ -1,0 +1,124 @@
+"""Running sweeps: plan -> store -> executor -> worker, and what is left to run.
+
+=============  ==================================================================================
+``local``      local processes, one job per unit (the default)
+``dask-local`` a dask LocalCluster on 127.0.0.1, one future per unit
+``dask-slurm`` a dask-jobqueue SLURMCluster from a cluster profile; each SLURM job a dask worker
+               running units for the profile's job length
+``submitit``   packed jobs in SLURM arrays from a cluster profile; ``submit`` returns at once
+=============  ==================================================================================
+
+A run flows as: :func:`prepare` plans the sweep and creates or extends its store;
+:func:`~.status.work_left` says which units have work and are not live; :func:`make_executor`
+gives the executor; :func:`~.executor.run` submits and waits with the progress (or
+``executor.submit`` alone hands SLURM the work and returns); every job ends in
+:func:`.worker.run_unit`, which writes the records through the store.
+:func:`resume_units` checks the store's chunks first and resets units with unreadable ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..config import ConfigError
+from ..store import Store, open_store
+from ..store.layout import RERUN
+from .executor import Executor, Job, Units, run, wait
+from .status import ONLY, live_units, status, work_left
+
+if TYPE_CHECKING:
+    from ..sweep import Plan
+
+NAMES = ("local", "dask-local", "dask-slurm", "submitit")
+SLURM = ("dask-slurm", "submitit")
+
+__all__ = ["NAMES", "ONLY", "Executor", "Job", "Prepared", "make_executor", "plan_for_store",
+           "prepare", "resume_units", "run", "status", "wait", "work_left"]
+
+
+def make_executor(name: str, workers: int | None = None, checkpoint_every: float | None = None,
+                  profile: str | None = None) -> Executor:
+    """An executor by name.  The local ones take ``workers`` and ``checkpoint_every``; the SLURM
+    ones take both from the cluster ``profile`` (a name or a YAML file), and an option an
+    executor cannot honour is a ConfigError naming it."""
+    if name not in NAMES:
+        raise ConfigError(f"--backend: expected one of {', '.join(NAMES)}, got '{name}'")
+    if name in SLURM:
+        for option, value in (("--workers", workers), ("--checkpoint-every", checkpoint_every)):
+            if value is not None:
+                raise ConfigError(f"{option}: not for --backend {name}, which takes it from the "
+                                  "cluster profile (max_jobs, checkpoint_every); set it there")
+        from .profile import load_profile
+
+        p = load_profile(profile)
+        if name == "dask-slurm":
+            from .dask_slurm import DaskSlurmExecutor
+
+            return DaskSlurmExecutor(p)
+        from .submitit_slurm import SubmititExecutor
+
+        return SubmititExecutor(p)
+    if profile is not None:
+        raise ConfigError(f"--profile: only for the SLURM backends ({', '.join(SLURM)}), not "
+                          f"--backend {name}")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers: expected a positive number of processes, got {workers}")
+    every = 60.0 if checkpoint_every is None else checkpoint_every
+    if every <= 0:
+        raise ConfigError(f"--checkpoint-every: expected seconds > 0, got {every}")
+    if name == "local":
+        from .local import LocalExecutor
+
+        return LocalExecutor(workers, every)
+    from .dask import DaskExecutor
+
+    return DaskExecutor(workers, every)
+
+
+def plan_for_store(sweep_file: str | Path, profile: str | None = None) -> "Plan":
+    """The plan of a sweep (for plan, run and submit); a sweep from another store is planned from
+    that store's records."""
+    from ..sweep import plan_sweep
+
+    plan = plan_sweep(sweep_file, profile)
+    if plan.sweep.source is None:
+        return plan
+    from ..store.source import source_records
+    from ..sweep import plan_from_records
+
+    plan = plan_from_records(plan.sweep, source_records(plan.sweep.source.store))
+    if plan.n_tasks == 0:
+        raise ConfigError(f"{sweep_file}: from_store.select: no task of "
+                          f"{plan.sweep.source.store} is selected")
+    return plan
+
+
+@dataclass
+class Prepared:
+    store: Store
+    n_tasks: int       # tasks of the plan
+    added: int         # new in the store
+    units: Units       # units with work left, not live
+
+
+def prepare(sweep_file: str | Path, store: str | Path, scale: str | None = None) -> Prepared:
+    """Plan the sweep, create or extend its store, and find the units with work left."""
+    plan = plan_for_store(sweep_file, scale)
+    st, added = Store.create_or_extend(store, plan)
+    return Prepared(st, plan.n_tasks, added, work_left(st))
+
+
+def resume_units(path: str | Path, statuses: tuple[int, ...] = RERUN,
+                 ) -> tuple[Store, Units, dict[int, str]]:
+    """The store, its units to rerun, and the units reset because a chunk of theirs could not
+    be read (a job killed mid-write); units that are live are not touched."""
+    st = open_store(path, "r+")
+    live = live_units(st, np.arange(st.n_units))
+    bad = st.verify([u for u in range(st.n_units) if u not in live])
+    for u in bad:
+        st.reset_unit(u)
+    return st, work_left(st, statuses), bad

@@ -1,0 +1,147 @@
+"""The submitit executor: packed jobs in SLURM job arrays, recorded in the store.
+
+``submit`` cuts the units into packs (:mod:`.pack`: at most the profile's ``max_jobs``, fewer
+where the measured costs say the jobs would be short), submits one array element per pack, split
+into as many arrays as MaxArraySize needs (:func:`.slurm.split_arrays`), records the submission
+in the store (one record per array, made as soon as SLURM has it) and returns at once.  A job that reaches its time limit gets submitit's signal
+``signal_delay`` seconds before it and requeues itself (:class:`PackJob` is checkpointable);
+the requeued job continues its unit from the trajectory checkpoint.  The costs are the measured
+wall times of the store's done tasks, per group (an upper bound for batched units: a task's
+wall time is that of the whole batch it ran in).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..store import DONE, Store
+from ..store.layout import RERUN
+from ..store.meta import ArrayPart, Submission
+from .worker import UnitResult
+from .executor import Executor, Job, Units
+from .pack import make_packs, n_jobs, run_pack
+from .profile import ClusterProfile
+from .slurm import cluster_config, split_arrays, squeue
+
+
+def _pack_job_class():
+    import submitit
+
+    class PackJob(submitit.helpers.Checkpointable):
+        """Run a pack of units; on timeout or preemption, resubmit itself with the same pack."""
+
+        def __call__(self, store: str, units: list[int], statuses: tuple[int, ...],
+                     checkpoint_every: float, budget: float) -> list[UnitResult]:
+            return run_pack(store, units, statuses, checkpoint_every, budget)
+
+    return PackJob
+
+
+def unit_costs(store: Store, units: Units) -> np.ndarray | None:
+    """Estimated seconds per unit from the median wall time of the done tasks of its group
+    (of all done tasks for groups without any); None if no task is done yet."""
+    group, status = store.tasks["group"][:], store.tasks["status"][:]
+    wall = store.tasks["wall_time"][:]
+    done = status == DONE
+    if not done.any():
+        return None
+    overall = float(np.median(wall[done]))
+    unit_group = store.units["group"][:]
+    medians = {}
+    for g in np.unique(unit_group[[u for u, _ in units]]):
+        sel = done & (group == g)
+        medians[int(g)] = float(np.median(wall[sel])) if sel.any() else overall
+    return np.array([n * medians[int(unit_group[u])] for u, n in units])
+
+
+@dataclass
+class SubmititJob(Job):
+    """A packed job: one element of a SLURM array."""
+
+    job: Any = None
+    executor: "SubmititExecutor" = field(default=None, repr=False)
+
+    def state(self) -> str:
+        return self.executor.states().get(self.job_id, "DONE")
+
+    def result(self) -> list[UnitResult]:
+        if not self.job.paths.result_pickle.exists():
+            return []  # cancelled or killed: the store says which tasks are not done
+        try:
+            return self.job.result()
+        except Exception:  # noqa: BLE001 - a failed job; its tasks stay resumable in the store
+            return []
+
+    def cancel(self) -> None:
+        import subprocess
+
+        subprocess.run(["scancel", self.job_id], check=False, timeout=60)
+
+
+class SubmititExecutor(Executor):
+    name = "submitit"
+    detached = True
+    follows_store = True
+
+    def __init__(self, profile: ClusterProfile, poll: float = 5.0):
+        self.profile = profile
+        self.poll = poll
+        self._arrays: list[str] = []
+        self._states: tuple[float, dict[str, str]] = (-np.inf, {})
+
+    def states(self) -> dict[str, str]:
+        """squeue's state of every element of this executor's arrays (asked once per poll)."""
+        import time
+
+        at, states = self._states
+        if time.monotonic() - at >= self.poll:
+            states = squeue(self._arrays)
+            self._states = (time.monotonic(), states)
+        return states
+
+    def executor(self, store: Path):
+        import submitit
+
+        p = self.profile
+        extra = {}
+        for line in p.sbatch:
+            key, _, value = line.lstrip("-").partition("=")
+            extra[key.replace("-", "_")] = value or True
+        ex = submitit.SlurmExecutor(folder=Path(f"{store}.slurm") / "%j", max_num_timeout=100)
+        ex.update_parameters(
+            partition=p.partition, account=p.account, qos=p.qos, time=p.time,
+            mem=f"{p.memory_mb}M", cpus_per_task=p.cores, setup=list(p.setup),
+            signal_delay_s=p.signal_delay, job_name=f"landscape-{Path(store).name}",
+            additional_parameters=extra)
+        return ex
+
+    def submit(self, store: Store, units: Units, statuses: tuple[int, ...] = RERUN) -> list[Job]:
+        p = self.profile
+        limits = cluster_config()
+        costs = unit_costs(store, units)
+        jobs = min(n_jobs(costs, len(units), p.max_jobs, p.budget), limits["MaxJobCount"])
+        weights = costs if costs is not None else np.array([n for _, n in units], dtype=float)
+        packs = make_packs([u for u, _ in units], weights, jobs)
+        ex = self.executor(store.path)
+        pack_job = _pack_job_class()()
+        handles: list[Job] = []
+        tasks = dict(units)
+        for first, count in split_arrays(len(packs), p.max_array_size or limits["MaxArraySize"]):
+            chunk = packs[first:first + count]
+            ex.update_parameters(array_parallelism=count)
+            sub = ex.map_array(pack_job, [str(store.path)] * count, chunk, [statuses] * count,
+                               [p.checkpoint_every] * count, [p.budget] * count)
+            array_id = sub[0].job_id.split("_")[0]
+            store.add_submission(Submission(
+                backend=self.name, packs=chunk, arrays=[ArrayPart(job_id=array_id, first=0,
+                                                                  count=count)],
+                submitted=datetime.now(timezone.utc).isoformat(timespec="seconds")))
+            self._arrays.append(array_id)
+            handles += [SubmititJob(f"{array_id}_{i}", [(u, tasks[u]) for u in pack], job, self)
+                        for i, (pack, job) in enumerate(zip(chunk, sub))]
+        return handles
