@@ -40,6 +40,7 @@ from rich.table import Table
 
 from .config import read_yaml
 from .dynamics.engine import integrate
+from .dynamics.record import Stop
 from .dynamics.spec import DynamicsSpec
 from .problem import Problem, build_problem
 from .run.progress import Progress
@@ -269,7 +270,7 @@ def _time_batch(problem: Problem, spec: DynamicsSpec, seeds: list[int], cap: flo
     cost.seconds += seconds
     cost.seeds += seeds
     if limit < spec.stop.maxtime:
-        capped = sum(r.stopped_by == "maxtime" for r in records)
+        capped = sum(r.stopped_by == Stop.MAXTIME for r in records)
         cost.capped += capped
         cost.beyond += capped * (spec.stop.maxtime - limit) * seconds / limit
     return seconds

@@ -263,6 +263,9 @@ def resume(
     workers: int = typer.Option(None, help=WORKERS_HELP),
     checkpoint_every: float = typer.Option(None, help=CHECKPOINT_HELP),
     wait: bool = typer.Option(True, help="submitit: wait for the jobs (--no-wait returns)."),
+    verify: bool = typer.Option(True, help="Read the chunks of the units that workers wrote "
+                                           "first, and rerun units with an unreadable one "
+                                           "(about 1 ms a chunk; --no-verify skips)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress."),
     progress_every: float = typer.Option(30.0, help=EVERY_HELP),
 ) -> None:
@@ -279,7 +282,7 @@ def resume(
         fail(f"--no-wait: only for --backend submitit, whose jobs outlive this command")
     statuses = tuple(ONLY[o] for o in chosen)
     try:
-        st, units, reset = resume_units(store, statuses)
+        st, units, reset = resume_units(store, statuses, verify)
     except ConfigError as err:
         fail(escape(str(err)))
     for u, message in reset.items():

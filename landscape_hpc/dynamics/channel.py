@@ -85,12 +85,12 @@ from ..models.channel_geometry import (GLUNetwork, cosine_distances, free_output
 from ..models.loss import EmpiricalLoss
 from ..models.network import Network
 from ..models.objective import Objective, weightnorm
-from .record import STOP_REASONS, TrajectoryState
+from .record import Stop, TrajectoryState, code
 from .spec import ChannelSpec, DynamicsSpec
 
 Tensor = torch.Tensor
 
-CHANNEL = STOP_REASONS.index("channel")
+CHANNEL = code(Stop.CHANNEL)
 #: columns of ``TrajectoryState.channel_values``
 VALUES = ("t", "t_window", "cosine", "cosine_ratio", "distance_ratio", "growth",
           "update_fraction", "weightnorm_ratio", "glu_loss", "limit_loss")

@@ -58,7 +58,7 @@ from .channel import VALUES as CHANNEL_VALUES
 from .channel import build as channel_detector
 from .channel import neurons_text
 from .polish import polish
-from .record import POLISH_REASONS, STOP_REASONS, TrajectoryRecord, TrajectoryState, code
+from .record import POLISH_REASONS, STOP_REASONS, Polish, Stop, TrajectoryRecord, TrajectoryState, code
 from .spec import DynamicsSpec
 from .steps import field
 from .stopping import Limits, check
@@ -142,7 +142,7 @@ def integrate(problem: Problem | Objective, theta0: Tensor | None = None,
             if detector is not None:
                 codes = detector.update(w, acc, codes)
             if codes is not None and adaptive:
-                _maxnorm_event(obj, w, torch.nonzero(codes == code("maxnorm")).flatten(), *prev)
+                _maxnorm_event(obj, w, torch.nonzero(codes == code(Stop.MAXNORM)).flatten(), *prev)
             _grid_snapshots(w, acc, grid, sp.snapshots.theta)
             if codes is not None:
                 w.code = codes
@@ -298,7 +298,7 @@ def _final_snapshots(s: TrajectoryState, rows: Tensor, with_theta: bool) -> None
 def _records(obj: Objective, s: TrajectoryState, sp: DynamicsSpec) -> list[TrajectoryRecord]:
     B = s.batch
     theta = s.theta
-    pcode = torch.full((B,), POLISH_REASONS.index("off"), dtype=torch.int64)
+    pcode = torch.full((B,), POLISH_REASONS.index(Polish.OFF), dtype=torch.int64)
     psteps = torch.zeros(B, dtype=torch.int64)
     pevals = torch.zeros(B, dtype=torch.int64)
     wall = s.wall.clone()
@@ -307,8 +307,8 @@ def _records(obj: Objective, s: TrajectoryState, sp: DynamicsSpec) -> list[Traje
     at = (s.value, s.grad, s.hess) if s.hess is not None else obj.evaluate(theta, 2)
     if sp.polish is not None:
         t0 = time.perf_counter()
-        todo = ((s.code != code("maxnorm")) & (s.code != code("nonfinite"))
-                & (s.code != code("channel")))
+        todo = ((s.code != code(Stop.MAXNORM)) & (s.code != code(Stop.NONFINITE))
+                & (s.code != code(Stop.CHANNEL)))
         theta, pcode, psteps, pevals, at = polish(obj, theta, sp.polish, todo, at)
         wall[todo] += time.perf_counter() - t0
     value, grad, hess = at
@@ -347,7 +347,7 @@ def _channel_fields(s: TrajectoryState, b: int) -> dict:
     if s.channel_checks is None:
         return {}
     out = {"channel_checks": int(s.channel_checks[b])}
-    if int(s.code[b]) != code("channel"):
+    if int(s.code[b]) != code(Stop.CHANNEL):
         return out
     layer, neurons = neurons_text(s.channel_neurons[b])
     values = dict(zip(CHANNEL_VALUES, s.channel_values[b].tolist()))

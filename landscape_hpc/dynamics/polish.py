@@ -16,7 +16,7 @@ import time
 import torch
 
 from ..models.objective import Objective
-from .record import POLISH_REASONS
+from .record import POLISH_REASONS, Polish
 from .spec import PolishSpec
 
 Tensor = torch.Tensor
@@ -36,7 +36,7 @@ def polish(obj: Objective, theta: Tensor, spec: PolishSpec, todo: Tensor,
     :data:`POLISH_REASONS`."""
     B = theta.shape[0]
     theta = theta.clone()
-    reason = torch.full((B,), POLISH_REASONS.index("skipped"), dtype=torch.int64)
+    reason = torch.full((B,), POLISH_REASONS.index(Polish.SKIPPED), dtype=torch.int64)
     steps = torch.zeros(B, dtype=torch.int64)
     evals = torch.zeros(B, dtype=torch.int64)
     if at is None:
@@ -53,12 +53,12 @@ def polish(obj: Objective, theta: Tensor, spec: PolishSpec, todo: Tensor,
     while True:
         finite = torch.isfinite(g).all(-1) & torch.isfinite(H).flatten(1).all(-1)
         new = torch.zeros(len(idx), dtype=torch.int64)
-        new[~finite] = POLISH_REASONS.index("nonfinite")
-        new[(new == 0) & (steps[idx] >= spec.maxsteps)] = POLISH_REASONS.index("maxsteps")
-        new[(new == 0) & (lam > LAM_MAX)] = POLISH_REASONS.index("stalled")
-        new[(new == 0) & finite & (g.abs().amax(-1) <= spec.gtol)] = POLISH_REASONS.index("gtol")
+        new[~finite] = POLISH_REASONS.index(Polish.NONFINITE)
+        new[(new == 0) & (steps[idx] >= spec.maxsteps)] = POLISH_REASONS.index(Polish.MAXSTEPS)
+        new[(new == 0) & (lam > LAM_MAX)] = POLISH_REASONS.index(Polish.STALLED)
+        new[(new == 0) & finite & (g.abs().amax(-1) <= spec.gtol)] = POLISH_REASONS.index(Polish.GTOL)
         if time.perf_counter() - start >= spec.maxtime:
-            new[new == 0] = POLISH_REASONS.index("maxtime")
+            new[new == 0] = POLISH_REASONS.index(Polish.MAXTIME)
         done = new != 0
         if done.any():
             rows = idx[done]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from ..models.objective import weightnorm
-from .record import STOP_REASONS, TrajectoryState
+from .record import STOP_REASONS, Stop, TrajectoryState
 from .spec import DynamicsSpec
 
 Tensor = torch.Tensor
@@ -53,8 +53,8 @@ class Limits:
         return Limits(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
 
-_RULES = ("nonfinite", "maxnorm", "min_gradnorm", "min_loss", "patience", "maxsteps", "maxT",
-          "maxtime", "min_step")
+_RULES = (Stop.NONFINITE, Stop.MAXNORM, Stop.MIN_GRADNORM, Stop.MIN_LOSS, Stop.PATIENCE,
+          Stop.MAXSTEPS, Stop.MAX_T, Stop.MAXTIME, Stop.MIN_STEP)
 _CODES = torch.tensor([STOP_REASONS.index(name) for name in _RULES], dtype=torch.int64)
 
 

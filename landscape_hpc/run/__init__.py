@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..config import ConfigError
-from ..store import Store, open_store
+from ..store import PENDING, Store, open_store
 from ..store.layout import RERUN
 from .executor import Executor, Job, Units, run, wait
 from .status import ONLY, live_units, status, work_left
@@ -112,13 +112,25 @@ def prepare(sweep_file: str | Path, store: str | Path, scale: str | None = None)
     return Prepared(st, plan.n_tasks, added, work_left(st))
 
 
-def resume_units(path: str | Path, statuses: tuple[int, ...] = RERUN,
+def resume_units(path: str | Path, statuses: tuple[int, ...] = RERUN, verify: bool = True,
                  ) -> tuple[Store, Units, dict[int, str]]:
     """The store, its units to rerun, and the units reset because a chunk of theirs could not
-    be read (a job killed mid-write); units that are live are not touched."""
+    be read (a job killed mid-write, a shared filesystem that lost a write).  Verified are the
+    status chunks of every unit that is not live, then every chunk of the units a worker wrote
+    to (a task running, done or failed); units that only the coordinator wrote are not read."""
     st = open_store(path, "r+")
-    live = live_units(st, np.arange(st.n_units))
-    bad = st.verify([u for u in range(st.n_units) if u not in live])
-    for u in bad:
-        st.reset_unit(u)
+    bad: dict[int, str] = {}
+    if verify:
+        live = live_units(st, np.arange(st.n_units))
+        idle = [u for u in range(st.n_units) if u not in live]
+        bad = _reset(st, st.verify(idle, ["status"]))
+        status = st.tasks["status"][:].reshape(st.n_units, st.unit_size)
+        bad |= _reset(st, st.verify([u for u in idle if u not in bad
+                                     and (status[u] > PENDING).any()]))
     return st, work_left(st, statuses), bad
+
+
+def _reset(store: Store, bad: dict[int, str]) -> dict[int, str]:
+    for u in bad:
+        store.reset_unit(u)
+    return bad

@@ -57,6 +57,12 @@ def squeue(job_ids: list[str]) -> dict[str, str]:
     return states
 
 
+def element_state(states: dict[str, str], job_id: str, index: int, count: int) -> str | None:
+    """squeue's state of element ``index`` of array ``job_id`` (submitit submits an array of
+    one as a plain job, so ``job_id`` alone names it then)."""
+    return states.get(f"{job_id}_{index}") or (states.get(job_id) if count == 1 else None)
+
+
 def active_units(store: Store) -> dict[int, str]:
     """Units in a pack whose array element is still queued or running, with its state."""
     subs = store.meta.jobs
@@ -65,7 +71,7 @@ def active_units(store: Store) -> dict[int, str]:
     for s in subs:
         for a in s.arrays:
             for i in range(a.count):
-                state = states.get(f"{a.job_id}_{i}")
+                state = element_state(states, a.job_id, i, a.count)
                 if state:
                     out.update({u: state for u in s.packs[a.first + i]})
     return out

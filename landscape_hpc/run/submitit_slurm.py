@@ -142,6 +142,6 @@ class SubmititExecutor(Executor):
                                                                   count=count)],
                 submitted=datetime.now(timezone.utc).isoformat(timespec="seconds")))
             self._arrays.append(array_id)
-            handles += [SubmititJob(f"{array_id}_{i}", [(u, tasks[u]) for u in pack], job, self)
-                        for i, (pack, job) in enumerate(zip(chunk, sub))]
+            handles += [SubmititJob(job.job_id, [(u, tasks[u]) for u in pack], job, self)
+                        for pack, job in zip(chunk, sub)]
         return handles
