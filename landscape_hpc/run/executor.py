@@ -19,11 +19,20 @@ from typing import Any
 
 from ..store import DONE, FAILED, RUNNING, Store
 from ..store.layout import RERUN
-from .worker import UnitResult
 from .progress import Progress
 
 Units = list[tuple[int, int]]  # (unit index, tasks to run)
 FINAL = ("DONE", "FAILED", "CANCELLED")
+
+
+@dataclass
+class UnitResult:
+    """What a worker did with a unit (:func:`.worker.run_unit`)."""
+
+    unit: int
+    done: int = 0
+    failed: int = 0
+    skipped: bool = False  # another live process holds the unit
 
 
 @dataclass

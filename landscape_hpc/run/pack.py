@@ -24,7 +24,8 @@ from rich.console import Console
 
 from ..store import Store
 from ..store.layout import RERUN
-from .worker import UnitResult, run_unit
+from .executor import UnitResult
+from .worker import run_unit
 from .progress import EVERY, Progress
 
 MIN_JOB = 600.0  # seconds: jobs shorter than this are dominated by queueing and start-up

@@ -22,8 +22,7 @@ import numpy as np
 from ..store import DONE, Store
 from ..store.layout import RERUN
 from ..store.meta import ArrayPart, Submission
-from .worker import UnitResult
-from .executor import Executor, Job, Units
+from .executor import Executor, Job, UnitResult, Units
 from .pack import make_packs, n_jobs, run_pack
 from .profile import ClusterProfile
 from .slurm import cluster_config, split_arrays, squeue

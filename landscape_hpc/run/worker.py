@@ -12,7 +12,6 @@ so a kill at any point loses at most the work since the last checkpoint.
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,17 +22,10 @@ from ..dynamics.record import Stop, TrajectoryRecord, TrajectoryState
 from ..dynamics.spec import DynamicsSpec
 from ..problem import Problem, build_problem
 from ..store import DONE, FAILED, RERUN, RUNNING, Store
+from .executor import UnitResult
 
 _PROBLEMS: dict[str, Problem] = {}  # built problems of this process, by group id
 _STORES: dict[str, Store] = {}  # open stores of this process (array handles stay cached)
-
-
-@dataclass
-class UnitResult:
-    unit: int
-    done: int = 0
-    failed: int = 0
-    skipped: bool = False  # another live process holds the unit
 
 
 def _problem(store: Store, group: int) -> Problem:
