@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from common import COLORS, arguments, finish, plt, task_table
+from common import COLORS, CONVERGED, arguments, finish, plt, task_table
 
 from landscape_hpc.aggregate import cluster
 from landscape_hpc.analysis.store import channel_results, solution_results
@@ -26,7 +26,7 @@ def main() -> None:
     ds = channel_results(args.store)
     ds["solution"] = solution_results(args.store)["solution"]
     df = task_table(ds, ["has_duplicates", "is_channel", "solution"], threshold=0.0)  # no known
-    conv = df["outcome"].isin(["global_min", "local_min", "saddle"])                 # global min
+    conv = df["outcome"].isin(CONVERGED)                                             # global min
     rows = []
     for (biases, width), g in df.groupby(["biases", "width"]):
         c = conv[g.index]

@@ -11,12 +11,14 @@ import pandas as pd
 import xarray as xr
 
 from landscape_hpc.aggregate import CLASSES, classify
+from landscape_hpc.aggregate.outcomes import THRESHOLDS
+from landscape_hpc.aggregate.plots import COLORS  # noqa: F401  (the scripts' class colours)
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the non-interactive backend)
 
-COLORS = {"global_min": "tab:green", "local_min": "tab:blue", "saddle": "tab:orange",
-          "channel": "tab:red", "not_converged": "tab:gray"}
+#: the classes of converged tasks (:mod:`landscape_hpc.aggregate.outcomes`)
+CONVERGED = ["global_min", "lowest_found", "local_min", "saddle"]
 
 
 def arguments(doc: str, **extra: dict) -> argparse.Namespace:
@@ -41,7 +43,7 @@ def task_table(ds: xr.Dataset, names: list[str] = (), threshold: float | None = 
     df = ds[[*scalar, "outcome"]].to_dataframe().reset_index()
     df = df[df["outcome"] >= 0].copy()
     df["outcome"] = np.asarray(CLASSES)[df["outcome"].to_numpy()]
-    df.attrs["global_threshold"] = ds.attrs["global_threshold"]
+    df.attrs.update({k: ds.attrs[k] for k in THRESHOLDS})
     return df
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from common import arguments, finish, plt, task_table
+from common import CONVERGED, arguments, finish, plt, task_table
 
 from landscape_hpc.aggregate import cluster
 from landscape_hpc.analysis.store import TEACHER, group_network, teacher_results
@@ -31,7 +31,7 @@ def main() -> None:
     eig = ds["eigenvalues"].stack(task=[*ds.attrs["axes"], "seed"]).transpose("task", "param")
     df = df.assign(**{f"eig{k}": eig.values[df.index, k] for k in (0, 1)},
                    eig_max=np.nanmax(eig.values[df.index], -1))
-    conv = df[df["outcome"].isin(["global_min", "local_min", "saddle"])].copy()
+    conv = df[df["outcome"].isin(CONVERGED)].copy()
     conv["level"] = cluster(conv["loss"].to_numpy()).index
     rows = conv.groupby("level").agg(
         tasks=("seed", "size"), loss=("loss", "mean"), grad=("gradnorm", "mean"),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import pandas as pd
 from common import COLORS, arguments, finish, plt, task_table
 
-from landscape_hpc.aggregate import wilson_interval
+from landscape_hpc.aggregate import ZERO_LOSS, wilson_interval
 from landscape_hpc.analysis.store import TEACHER, teacher_results
 
 GROUPS = {"global_min": "global minima", "local_min": "spurious local minima",
@@ -26,7 +26,10 @@ GROUPS = {"global_min": "global minima", "local_min": "spurious local minima",
 def main() -> None:
     args = arguments(__doc__)
     ds = teacher_results(args.store)
-    df = task_table(ds, list(TEACHER)).rename(columns={"teacher_width": "M", "width": "K"})
+    # K >= M students represent the teacher: the global minimum is 0 even where no seed reaches
+    # it, so a converged task above zero loss is a spurious minimum or a saddle
+    df = task_table(ds, list(TEACHER), ZERO_LOSS).rename(columns={"teacher_width": "M",
+                                                                  "width": "K"})
     df["case"] = (df["K"] - df["M"]).map(lambda e: "K = M" if e == 0 else f"K = M + {e:g}")
     df["kind"] = df["outcome"].where(df["outcome"].isin(["global_min", "local_min"]), "other")
     counts = df.groupby(["case", "M", "K", "kind"]).size().unstack("kind", fill_value=0)

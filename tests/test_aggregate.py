@@ -11,17 +11,21 @@ import typer
 import xarray as xr
 from typer.testing import CliRunner
 
-from landscape_hpc.aggregate import (classify, cluster, convergence_fractions, global_threshold,
-                                     loss_histogram, open_results, quantise, results_by_axes,
-                                     wilson_interval)
+from landscape_hpc.aggregate import (classify, cluster, convergence_fractions, level_table,
+                                     loss_histogram, lowest_threshold, open_results, quantise,
+                                     results_by_axes, wilson_interval)
 from landscape_hpc.aggregate.commands import register
+from landscape_hpc.aggregate.flat import grid
+from landscape_hpc.aggregate.tables import rows
 from landscape_hpc.config import ConfigError
+from landscape_hpc.run import work_left, worker
 from landscape_hpc.store import DONE, FAILED, PENDING, Store
 from landscape_hpc.store import open_results as open_raw
 from landscape_hpc.sweep import plan_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = ROOT / "tests" / "data" / "tiny_sweep.yaml"
+TEACHER = ROOT / "tests" / "data" / "teacher_sweep.yaml"
 Z2 = 1.959963984540054**2
 
 
@@ -63,11 +67,11 @@ def test_cluster_is_independent_of_order_and_merges_zeros():
     assert len(cluster(x, rtol=1e-7).value) > 4 and len(cluster([]).value) == 0
 
 
-def test_global_threshold_rules():
-    assert global_threshold([1e-20, 0.1], [1e-15, 0.1]) == 1e-10
-    assert global_threshold([0.1, 0.2, 10.0], [0.1, 0.21, 10.0]) == pytest.approx(np.sqrt(2.1))
-    assert 1.0 < global_threshold([1.0], [1.0]) < 1.0 + 1e-6
-    assert global_threshold([], []) == 0.0
+def test_lowest_threshold_rules():
+    assert lowest_threshold([1e-20, 0.1], [1e-15, 0.1]) == 1e-10
+    assert lowest_threshold([0.1, 0.2, 10.0], [0.1, 0.21, 10.0]) == pytest.approx(np.sqrt(2.1))
+    assert 1.0 < lowest_threshold([1.0], [1.0]) < 1.0 + 1e-6
+    assert lowest_threshold([], []) == 0.0
 
 
 def test_wilson_interval_against_hand_computation():
@@ -80,6 +84,8 @@ def test_wilson_interval_against_hand_computation():
     assert (lo[2], hi[2]) == pytest.approx((centre - half, centre + half), rel=1e-12)
     assert (lo[2], hi[2]) == pytest.approx((0.10779, 0.60322), abs=1e-5)  # published table
     assert np.isnan(lo[3]) and np.isnan(hi[3])
+    lo, hi = wilson_interval([0, 3], [3, 3])             # the ends are exact, not 5.6e-17
+    assert lo[0] == 0.0 and hi[1] == 1.0
 
 
 # ---- a synthetic store with known answers -------------------------------------------------------
@@ -90,10 +96,10 @@ KNOWN = {
     (1, 2): (0.8, "min_gradnorm", "gtol", 1, DONE),        # saddle, level 0.8
     (1, 3): (0.3, "maxnorm", "skipped", 0, DONE),          # channel
     (2, 0): (0.5001, "min_gradnorm", "gtol", 0, DONE),     # local min, level 0.5
-    (2, 1): (1e-3, "min_gradnorm", "gtol", 0, DONE),       # global min, level 1e-3
-    (2, 2): (1e-3, "min_gradnorm", "", 0, DONE),           # global min, level 1e-3
+    (2, 1): (1e-3, "min_gradnorm", "gtol", 0, DONE),       # lowest found, level 1e-3
+    (2, 2): (1e-3, "min_gradnorm", "", 0, DONE),           # lowest found, level 1e-3
     (2, 3): (0.6, "maxtime", "stalled", 0, DONE),          # not converged
-    (3, 0): (1.0005e-3, "min_gradnorm", "gtol", 0, DONE),  # global min, level 1e-3
+    (3, 0): (1.0005e-3, "min_gradnorm", "gtol", 0, DONE),  # lowest found, level 1e-3
     (3, 1): (0.2, "nonfinite", "gtol", 0, DONE),           # not converged
     (3, 2): (np.nan, "", "", -1, FAILED),                  # not converged
     (3, 3): (np.nan, "", "", -1, PENDING),                 # not converged
@@ -158,11 +164,14 @@ def test_histogram_and_fractions_known_answers(synthetic):
         assert h["count"].values.tolist() == [[0, 2, 1], [2, 1, 0], [1, 0, 0]]
         assert h["n_tasks"].values.tolist() == [4, 4, 4]
         f = convergence_fractions(ds, by=["width"])
-        assert f.attrs["global_threshold"] == pytest.approx(np.sqrt(1.0005e-3 * 0.5))
-        assert f["outcome"].values.tolist() == ["global_min", "local_min", "saddle", "channel",
-                                                "not_converged"]
-        assert f["count"].values.tolist() == [[0, 2, 1, 1, 0], [2, 1, 0, 0, 1], [1, 0, 0, 0, 3]]
-        np.testing.assert_allclose(f["fraction"].sel(width=3), [0.25, 0, 0, 0, 0.75])
+        # no loss of 0: the global minimum is unknown, the lowest level is lowest_found
+        assert f.attrs["lowest_threshold"] == pytest.approx(np.sqrt(1.0005e-3 * 0.5))
+        assert f.attrs["global_threshold"] == 1e-10
+        assert f["outcome"].values.tolist() == ["global_min", "lowest_found", "local_min",
+                                                "saddle", "channel", "not_converged"]
+        assert f["count"].values.tolist() == [[0, 0, 2, 1, 1, 0], [0, 2, 1, 0, 0, 1],
+                                              [0, 1, 0, 0, 0, 3]]
+        np.testing.assert_allclose(f["fraction"].sel(width=3), [0, 0.25, 0, 0, 0, 0.75])
         lo, hi = wilson_interval(3, 4)
         assert f["lower"].sel(width=3, outcome="not_converged").item() == pytest.approx(lo)
         assert f["upper"].sel(width=3, outcome="not_converged").item() == pytest.approx(hi)
@@ -173,9 +182,12 @@ def test_options_of_levels_and_classes(synthetic):
     h = loss_histogram(ds, tasks="done")                 # every done task with a finite loss
     assert h["count"].values.sum() == 10 and h["n_tasks"].item() == 12
     assert loss_histogram(ds, tasks="channel")["level"].values.tolist() == [0.3]
-    f = convergence_fractions(ds, by=["width", "seed"], classes=["global_min"], threshold=0.6)
-    assert f["count"].sel(seed=0).values.ravel().tolist() == [1, 1, 1]
-    assert f["n_tasks"].values.sum() == 12
+    # a given threshold is a known global minimum: below it global_min, never lowest_found
+    f = convergence_fractions(ds, by=["width", "seed"], classes=["global_min", "lowest_found"],
+                              threshold=0.6)
+    assert f["count"].sel(seed=0).values.tolist() == [[1, 0], [1, 0], [1, 0]]
+    assert f["count"].sel(outcome="lowest_found").values.sum() == 0
+    assert f["n_tasks"].values.sum() == 12 and f.attrs["lowest_threshold"] == 0.6
     c = classify(quantise(ds, rtol=1e-6))                # 0.5, 0.5001, 0.5002 are now apart
     assert c.sizes["level"] == 6 and c["outcome"].dtype == np.int8
     with pytest.raises(ConfigError, match="no axis 'depth'; axes of this store: width, seed"):
@@ -188,7 +200,7 @@ def test_query_cli_on_the_synthetic_store(synthetic, tmp_path):
     r = invoke("query", synthetic, "--by", "width", "--what", "fractions", "--format", "json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
-    row = next(x for x in out["rows"] if x["width"] == 2 and x["outcome"] == "global_min")
+    row = next(x for x in out["rows"] if x["width"] == 2 and x["outcome"] == "lowest_found")
     assert (row["count"], row["n_tasks"], row["fraction"]) == (2, 4, 0.5)
     r = invoke("query", synthetic, "--by", "width", "--format", "csv")
     assert r.exit_code == 0 and r.output.splitlines()[0] == "width,level_index,loss,count"
@@ -305,3 +317,100 @@ include:
     assert ds.attrs["axes"] == ["width"]
     assert sorted(ds["width"].values.tolist()) == ["2", "3", "[2, 2, 2]", "[2, 2]"]
     assert (ds["status"].values == PENDING).all()
+
+
+# ---- joint tables, what the classes know, losses zero up to rounding ----------------------------
+PAIRS = [(1, 1), (2, 2), (2, 3)]   # the (teacher_width, width) pairs of the teacher sweep
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    """The teacher sweep, run in this process: students that represent the teacher, on the
+    population loss."""
+    path = tmp_path_factory.mktemp("teacher") / "t.zarr"
+    store, _ = Store.create_or_extend(path, plan_sweep(TEACHER))
+    for u, _ in work_left(store):
+        worker.run_unit(path, u)
+    return path
+
+
+def test_joint_tables_hold_only_the_combinations_with_tasks(teacher):
+    ds = open_results(teacher)
+    assert dict(ds["loss"].sizes) == {"teacher_width": 2, "width": 3, "d": 2, "seed": 3}
+    by = ["teacher_width", "width"]
+    h, f = loss_histogram(ds, by), convergence_fractions(ds, by)
+    for result in (h, f):
+        assert result["n_tasks"].dims == ("group",)
+        assert list(result.indexes["group"].names) == by
+        assert list(result.indexes["group"]) == PAIRS
+        assert result["n_tasks"].values.tolist() == [3, 3, 3]
+    assert f["fraction"].sel(teacher_width=2, width=3).sum().item() == pytest.approx(1.0)
+    full = grid(f)                                   # the product of the axes, for the plots
+    assert full["n_tasks"].values.tolist() == [[3, 0, 0], [0, 3, 3]]
+    assert np.isnan(full["fraction"].sel(teacher_width=1, width=3)).all()
+    assert grid(h)["count"].sel(teacher_width=1, width=2).values.tolist() == [0]
+    three = convergence_fractions(open_raw(teacher), ["width", "d", "teacher_width"])
+    assert list(three.indexes["group"]) == [(1, 1, 1), (2, 2, 2), (3, 2, 2)]
+
+
+def test_query_and_plot_on_several_axes(teacher, tmp_path):
+    by = ["--by", "teacher_width,width"]
+    r = invoke("query", teacher, *by, "--what", "fractions", "--format", "csv")
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0] == "teacher_width,width,outcome,count,n_tasks,fraction,lower,upper"
+    assert len(lines) == 1 + 3 * 6
+    assert sorted({tuple(map(int, x.split(",")[:2])) for x in lines[1:]}) == PAIRS
+    r = invoke("query", teacher, *by, "--format", "json")          # one (zero) level per pair
+    assert [(x["teacher_width"], x["width"]) for x in json.loads(r.output)["rows"]] == PAIRS
+    r = invoke("query", teacher, *by, "--what", "fractions")        # the table
+    assert r.exit_code == 0 and r.output.count("global_min") == 3 and "nan" not in r.output
+    assert "lowest_found" in r.output                                # not cut at 80 columns
+    nc = tmp_path / "f.nc"
+    r = invoke("query", teacher, *by, "--what", "fractions", "--format", "netcdf", "--out", nc)
+    assert r.exit_code == 0, r.output
+    back = xr.open_dataset(nc)
+    assert back["n_tasks"].dims == ("group",) and back["n_tasks"].values.tolist() == [3, 3, 3]
+    assert list(back.set_index(group=["teacher_width", "width"]).indexes["group"]) == PAIRS
+    r = invoke("plot", teacher, *by, "--out", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "fractions.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_classes_say_what_is_known(teacher, real):
+    """Zero loss (students that represent their teacher) is global_min; the lowest level of a
+    target that no network fits exactly (Rosenbrock) is lowest_found, not global_min."""
+    ds = open_results(teacher)
+    f = convergence_fractions(ds).sel(outcome=["global_min", "lowest_found"])
+    assert f["count"].values.tolist() == [loss_histogram(ds)["n_quantised"].item(), 0]
+    assert f["count"].values[0] > 0 and f.attrs["lowest_threshold"] == 1e-10
+    ds = open_results(real)
+    f = convergence_fractions(ds).sel(outcome=["global_min", "lowest_found"])
+    assert f["count"].values[0] == 0 and f["count"].values[1] > 0
+    assert f.attrs["lowest_threshold"] > quantise(ds)["level"].values[0] > 1e-10
+    r = invoke("query", real, "--what", "fractions", "--global-threshold", 1.0, "--format", "json")
+    counts = {x["outcome"]: x["count"] for x in json.loads(r.output)["rows"]}
+    assert counts["lowest_found"] == 0 and counts["global_min"] > 0
+
+
+def test_losses_zero_up_to_rounding_print_as_zero(teacher):
+    raw = xr.Dataset(
+        {"loss": ("task", [-5e-15, 3e-16, 1e-9, 0.25]), "status": ("task", np.int8([3] * 4)),
+         "stopped_by": ("task", np.array(["min_loss"] * 4, dtype=object)),
+         "polish_stopped_by": ("task", np.array(["gtol"] * 4, dtype=object)),
+         "n_negative": ("task", np.int32([0] * 4))},
+        coords={"width": ("task", [1, 1, 2, 2]), "seed": ("task", [0, 1, 0, 1])},
+        attrs={"axes": ["width"]})
+    h = loss_histogram(raw, ["width"])
+    assert h["level"].values[0] == pytest.approx(-2.35e-15)      # the data keep their values
+    assert rows(h, "histogram")["loss"].tolist() == [0.0, 1e-9, 0.25]
+    levels = rows(level_table(quantise(raw)), "levels")
+    assert levels[["loss", "low", "high"]].values[0].tolist() == [0.0, 0.0, 0.0]
+    assert levels["low"].tolist()[1:] == [1e-9, 0.25]
+    loss = open_raw(teacher)["loss"].values
+    assert (np.abs(loss[np.isfinite(loss)]) < 1e-10).all()      # stored as computed: +-1e-16
+    r = invoke("query", teacher, "--what", "levels", "--format", "csv")
+    assert r.output.splitlines()[1] == "0,0.0,9,0.0,0.0"
+    r = invoke("query", teacher, "--what", "levels")
+    body = [x for x in r.output.splitlines() if x.startswith("│")]
+    assert [c.strip() for c in body[0].split("│")[1:-1]] == ["0", "0", "9", "0", "0"]

@@ -246,7 +246,7 @@ def test_channel_stops_aggregate_as_channels():
         attrs={"axes": ["width"]})
     f = convergence_fractions(raw, ["width"])
     assert f["count"].sel(outcome="channel").values.tolist() == [3]
-    assert f["count"].sel(outcome="global_min").values.tolist() == [1]   # the only level
+    assert f["count"].sel(outcome="lowest_found").values.tolist() == [1]  # the only level
     assert loss_histogram(raw, ["width"])["count"].values.sum() == 1        # converged only
     assert loss_histogram(raw, ["width"], tasks="channel")["level"].values.tolist() == \
         pytest.approx([0.2, 0.30005])

@@ -13,6 +13,7 @@ from ..config import ConfigError
 from ..ui import console, fail
 
 WHAT = ("histogram", "fractions", "levels")
+WIDE = 1000  # columns of a table printed off a terminal
 
 
 def _split(text: str) -> list[str]:
@@ -53,11 +54,14 @@ def register(app: typer.Typer) -> None:
         tasks: str = typer.Option("converged", help="Which tasks make the levels: converged, "
                                                     "done or channel."),
         global_threshold: float = typer.Option(None, help="Loss below which a converged task is "
-                                               "a global minimum (default: from the levels)."),
+                                               "a known global minimum (default: zero loss, "
+                                               "1e-10; the lowest nonzero levels found are "
+                                               "lowest_found)."),
         classes: str = typer.Option("", help="Comma-separated outcome classes to show (default: "
                                              "all)."),
     ) -> None:
         """Loss-level histograms, loss levels or outcome fractions of STORE, per axis values."""
+        from rich.console import Console
         from rich.markup import escape
 
         from .tables import FORMATS, rows, write
@@ -79,7 +83,10 @@ def register(app: typer.Typer) -> None:
         if fmt == "table":
             if out is not None:
                 fail("--format table prints to the terminal; use csv, json or netcdf with --out")
-            console.print(_table(df, f"{store}: {what}", meta))
+            # off a terminal (a pipe, a file) the table keeps its natural width: no cut names
+            wide = console if console.is_terminal else Console(width=WIDE)
+            wide.print(_table(df, f"{store}: {what}"))
+            console.print(_caption(meta), highlight=False)
             return
         text = write(df, result, fmt, out, meta)
         if text:
@@ -95,7 +102,9 @@ def register(app: typer.Typer) -> None:
         rtol: float = typer.Option(1e-3, help="Relative tolerance of the loss levels."),
         atol: float = typer.Option(1e-12, help="Absolute tolerance of the loss levels (near 0)."),
         global_threshold: float = typer.Option(None, help="Loss below which a converged task is "
-                                               "a global minimum (default: from the levels)."),
+                                               "a known global minimum (default: zero loss, "
+                                               "1e-10; the lowest nonzero levels found are "
+                                               "lowest_found)."),
         classes: str = typer.Option("", help="Comma-separated outcome classes to draw."),
     ) -> None:
         """Figures of STORE: OUT/loss_levels.png and OUT/fractions.png (Wilson 95% intervals)."""
@@ -132,14 +141,20 @@ def _number(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def _table(df, title: str, meta: dict):
+def _table(df, title: str):
+    import pandas as pd
     from rich.table import Table
 
-    extra = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
-                      for k, v in meta.items() if k not in ("store", "what", "by"))
-    table = Table(title=title, caption=extra or None)
+    table = Table(title=title)
     for col in df.columns:
-        table.add_column(str(col), justify="left" if df[col].dtype == object else "right")
+        numeric = pd.api.types.is_numeric_dtype(df[col])
+        table.add_column(str(col), justify="right" if numeric else "left")
     for r in df.itertuples(index=False):
         table.add_row(*(f"{v:.6g}" if isinstance(v, float) else str(v) for v in r))
     return table
+
+
+def _caption(meta: dict) -> str:
+    """The settings and thresholds of a result, one line."""
+    return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                     for k, v in meta.items() if k not in ("store", "what", "by"))

@@ -1,12 +1,23 @@
-"""Flat per-task arrays from a results dataset of either layout (``task`` or axis dims).
+"""Flat per-task arrays from a results dataset of either layout (``task`` or axis dims), and
+the groups of axis values that the aggregates count over.
 
 The aggregates are group-bys over all tasks, done with numpy on flat arrays: each variable is
 broadcast to the dims of ``status`` and raveled, and cells without a task (status 0) are dropped.
+
+A group is a combination of values of the ``by`` axes that some task has: a sweep with an
+include or expressions (``width: {expr: teacher_width}``) has far fewer combinations than the
+product of its axes' values, so the aggregates are joint tables of the groups that exist.  With
+one axis the group dim is that axis; with several it is ``group``, indexed by a pandas
+MultiIndex of the axes (``result.sel(width=3)`` selects by an axis; :func:`grid` gives the full
+product, as the plots need, with count 0 and NaN elsewhere).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from ..config import ConfigError
@@ -44,15 +55,49 @@ def flat(ds: xr.Dataset, names: list[str]) -> dict[str, np.ndarray]:
             for n, v in out.items()}
 
 
-def group_codes(columns: dict[str, np.ndarray], n: int
-                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """One integer code per task for the combination of its values in ``columns`` (raveled over
-    the product of the unique values of each column), and those unique values; ``n`` tasks."""
-    codes, values = [], {}
-    for name, col in columns.items():
-        uniq, inverse = np.unique(col, return_inverse=True)
-        values[name] = uniq
-        codes.append(inverse.ravel())
-    shape = tuple(len(v) for v in values.values())
-    code = np.ravel_multi_index(codes, shape) if codes else np.zeros(n, dtype=np.int64)
-    return code, values
+GROUP = "group"
+
+
+@dataclass(frozen=True)
+class Groups:
+    """``index[i]``: group of task i, in 0 .. ``size`` - 1; ``dims`` and ``coords`` of the
+    groups in an aggregate (no dim without axes)."""
+
+    index: np.ndarray
+    size: int
+    dims: list[str]
+    coords: xr.Coordinates
+
+
+def groups(columns: dict[str, np.ndarray], n: int) -> Groups:
+    """The groups of ``n`` tasks: the combinations of their values in ``columns`` that occur,
+    in the order of the sorted values."""
+    if not columns:
+        return Groups(np.zeros(n, dtype=np.int64), 1, [], xr.Coordinates())
+    uniq, codes = zip(*(np.unique(c, return_inverse=True) for c in columns.values()))
+    shape = tuple(len(u) for u in uniq)
+    code = np.ravel_multi_index([c.ravel() for c in codes], shape)
+    present, index = np.unique(code, return_inverse=True)
+    names = list(columns)
+    if len(names) == 1:
+        return Groups(index, len(present), names, xr.Coordinates({names[0]: uniq[0]}))
+    multi = pd.MultiIndex(levels=list(uniq), codes=list(np.unravel_index(present, shape)),
+                          names=names)
+    return Groups(index, len(present), [GROUP],
+                  xr.Coordinates.from_pandas_multiindex(multi, GROUP))
+
+
+def group_axes(result: xr.Dataset) -> list[str]:
+    """The axes that an aggregate (``n_tasks`` per group) is grouped by."""
+    if GROUP in result.dims:
+        return list(result.indexes[GROUP].names)
+    return list(result["n_tasks"].dims)
+
+
+def grid(result: xr.Dataset) -> xr.Dataset:
+    """An aggregate on the full product of its axes' values: counts 0, the rest NaN where no
+    task has the combination."""
+    if GROUP not in result.dims:
+        return result
+    zero = {n: 0 for n in ("count", "n_tasks", "n_quantised") if n in result}
+    return result.unstack(GROUP, fill_value=zero).transpose(*group_axes(result), ...)

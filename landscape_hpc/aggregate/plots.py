@@ -1,5 +1,9 @@
 """Figures: loss levels against an axis (markers sized by count, as channels-to-infinity Fig. 2b)
-and outcome fractions against an axis with their Wilson intervals."""
+and outcome fractions against an axis with their Wilson intervals.
+
+With several axes the first is x and each combination of the others that has tasks is a series;
+the aggregates' joint tables (dim ``group``) are laid out on the grid of the axes first.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-COLORS = {"global_min": "tab:green", "local_min": "tab:blue", "saddle": "tab:orange",
-          "channel": "tab:red", "not_converged": "tab:gray"}
+from .flat import grid
+
+COLORS = {"global_min": "tab:green", "lowest_found": "tab:olive", "local_min": "tab:blue",
+          "saddle": "tab:orange", "channel": "tab:red", "not_converged": "tab:gray"}
 
 
 def _pyplot():
@@ -22,7 +28,8 @@ def _pyplot():
 
 
 def _series(ds: xr.Dataset, x: str) -> tuple[np.ndarray, list[str], list[xr.Dataset]]:
-    """x positions, and one label and sub-dataset per combination of the other group dims."""
+    """x positions, and one label and sub-dataset per combination of the other group dims that
+    has tasks."""
     values = ds[x].values
     numeric = values.dtype.kind in "iuf"
     pos = values.astype(float) if numeric else np.arange(len(values), dtype=float)
@@ -30,6 +37,7 @@ def _series(ds: xr.Dataset, x: str) -> tuple[np.ndarray, list[str], list[xr.Data
     if not hue:
         return pos, [""], [ds]
     stacked = ds.stack(hue=hue)
+    stacked = stacked.isel(hue=np.flatnonzero(stacked["n_tasks"].sum(x).values > 0))
     labels = [", ".join(f"{h}={v}" for h, v in zip(hue, np.atleast_1d(k)))
               for k in stacked["hue"].values]
     return pos, labels, [stacked.isel(hue=i) for i in range(len(labels))]
@@ -51,6 +59,8 @@ def plot_loss_levels(hist: xr.Dataset, path: str | Path, x: str, title: str = ""
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=150)
+    hist = grid(hist)
+    channels = None if channels is None else grid(channels)
     pos, labels, parts = _series(hist, x)
     width = 0.5 * (np.min(np.diff(pos)) if len(pos) > 1 else 1.0)
     top = max(int(hist["count"].values.max(initial=0)), 1)
@@ -104,6 +114,7 @@ def plot_fractions(frac: xr.Dataset, path: str | Path, x: str, title: str = "") 
     """Fraction of tasks per outcome class against ``x``, with Wilson-interval error bars."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.8), dpi=150)
+    frac = grid(frac)
     pos, labels, parts = _series(frac, x)
     classes = list(frac["outcome"].values)
     n = len(classes) * len(parts)
