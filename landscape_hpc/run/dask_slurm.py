@@ -24,12 +24,11 @@ class DaskSlurmExecutor(DaskExecutor):
         from dask_jobqueue import SLURMCluster
 
         p = self.profile
-        extra = [f"--qos={p.qos}"] if p.qos else []
         lifetime = int(p.budget)
         cluster = SLURMCluster(
             queue=p.partition, account=p.account, cores=p.cores, processes=p.cores,
-            memory=f"{p.memory_mb}MB", walltime=f"{p.time // 60:02d}:{p.time % 60:02d}:00",
-            job_extra_directives=extra + p.sbatch, job_script_prologue=p.setup,
+            memory=f"{p.memory_mb}MB", walltime=p.walltime,
+            job_extra_directives=p.directives, job_script_prologue=p.setup,
             worker_extra_args=["--lifetime", f"{lifetime}s", "--lifetime-stagger",
                                f"{max(1, lifetime // 20)}s"],
             interface=p.interface, scheduler_options={"dashboard_address": None},

@@ -67,6 +67,25 @@ class ClusterProfile(Spec):
         return int(number * {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024**2}[unit])
 
     @property
+    def walltime(self) -> str:
+        """The time limit as SLURM writes it, HH:MM:00."""
+        return f"{self.time // 60:02d}:{self.time % 60:02d}:00"
+
+    @property
+    def directives(self) -> list[str]:
+        """Extra ``#SBATCH`` options: the qos and the profile's ``sbatch`` lines."""
+        return ([f"--qos={self.qos}"] if self.qos else []) + list(self.sbatch)
+
+    @property
+    def directive_map(self) -> dict[str, str | bool]:
+        """:attr:`directives` as option -> value (flags: True), as submitit takes them."""
+        out: dict[str, str | bool] = {}
+        for line in self.directives:
+            key, _, value = line.lstrip("-").partition("=")
+            out[key.replace("-", "_")] = value or True
+        return out
+
+    @property
     def budget(self) -> float:
         """Seconds of work a packed job takes on: its job length, less the signal delay."""
         return max(60.0, 60.0 * min(self.job_length or self.time, self.time) - self.signal_delay)

@@ -12,6 +12,8 @@ wall time is that of the whole batch it ran in).
 
 from __future__ import annotations
 
+import subprocess
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -77,8 +79,6 @@ class SubmititJob(Job):
             return []
 
     def cancel(self) -> None:
-        import subprocess
-
         subprocess.run(["scancel", self.job_id], check=False, timeout=60)
 
 
@@ -95,28 +95,22 @@ class SubmititExecutor(Executor):
 
     def states(self) -> dict[str, str]:
         """squeue's state of every element of this executor's arrays (asked once per poll)."""
-        import time
-
         at, states = self._states
         if time.monotonic() - at >= self.poll:
             states = squeue(self._arrays)
             self._states = (time.monotonic(), states)
         return states
 
-    def executor(self, store: Path):
+    def _slurm(self, store: Path):
+        """submitit's SlurmExecutor for the profile, its job folders beside the store."""
         import submitit
 
         p = self.profile
-        extra = {}
-        for line in p.sbatch:
-            key, _, value = line.lstrip("-").partition("=")
-            extra[key.replace("-", "_")] = value or True
         ex = submitit.SlurmExecutor(folder=Path(f"{store}.slurm") / "%j", max_num_timeout=100)
         ex.update_parameters(
-            partition=p.partition, account=p.account, qos=p.qos, time=p.time,
-            mem=f"{p.memory_mb}M", cpus_per_task=p.cores, setup=list(p.setup),
-            signal_delay_s=p.signal_delay, job_name=f"landscape-{Path(store).name}",
-            additional_parameters=extra)
+            partition=p.partition, account=p.account, time=p.time, mem=f"{p.memory_mb}M",
+            cpus_per_task=p.cores, setup=list(p.setup), signal_delay_s=p.signal_delay,
+            job_name=f"landscape-{Path(store).name}", additional_parameters=p.directive_map)
         return ex
 
     def submit(self, store: Store, units: Units, statuses: tuple[int, ...] = RERUN) -> list[Job]:
@@ -126,7 +120,7 @@ class SubmititExecutor(Executor):
         jobs = min(n_jobs(costs, len(units), p.max_jobs, p.budget), limits["MaxJobCount"])
         weights = costs if costs is not None else np.array([n for _, n in units], dtype=float)
         packs = make_packs([u for u, _ in units], weights, jobs)
-        ex = self.executor(store.path)
+        ex = self._slurm(store.path)
         pack_job = _pack_job_class()()
         handles: list[Job] = []
         tasks = dict(units)
