@@ -8,7 +8,8 @@ import pytest
 import scipy.integrate
 import torch
 
-from landscape_hpc.analysis.order_params import SoftCommittee, kernel_slopes, overlaps
+from landscape_hpc.models.soft_committee import (SoftCommittee, kernel_slope_derivatives,
+                                                 kernel_slopes, overlaps)
 from landscape_hpc.models.network import NetSpec, Network
 from landscape_hpc.models.objective import LossSpec
 from landscape_hpc.models.population import PopulationLoss, overlap_kernel
@@ -80,6 +81,49 @@ def test_kernel_slopes_are_the_overlap_derivatives(activation):
                         (k2, ((c11, c12 + h), (c11, c12 - h)))):
         fd = (overlap_kernel(activation, *dp, c22) - overlap_kernel(activation, *dm, c22)) / (2 * h)
         assert torch.allclose(c, fd, rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid2", {"name": "leaky_relu", "slope": 0.2}])
+def test_kernel_slope_derivatives_are_those_of_the_slopes(activation):
+    """Central differences of :func:`kernel_slopes` at random pairs."""
+    gen = torch.Generator().manual_seed(2)
+    w = torch.randn(2, 6, 4, generator=gen, dtype=torch.float64)
+    c = [(w[0] * w[0]).sum(-1), (w[0] * w[1]).sum(-1), (w[1] * w[1]).sum(-1)]
+    d1, d2 = kernel_slope_derivatives(activation, *c)
+    h = 1e-6
+    for j in range(3):
+        up, dn = list(c), list(c)
+        up[j], dn[j] = c[j] + h, c[j] - h
+        for exact, fd_up, fd_dn in zip((d1, d2), kernel_slopes(activation, *up),
+                                       kernel_slopes(activation, *dn)):
+            fd = (fd_up - fd_dn) / (2 * h)
+            assert torch.allclose(exact[..., j], fd, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid2", {"name": "leaky_relu", "slope": 0.2}])
+def test_flow_jvp_is_the_flow_jacobian(activation):
+    """flow_jvp along every unit tangent equals jacfwd of the flow (kernel_slopes is written to be
+    forward-mode safe), with a small neuron and one aligned to a teacher's (s = 0 there: the
+    slopes' derivatives are set to 0, as jacfwd's tangents are)."""
+    loss, w, w_t = population(activation, 6)
+    w, w_t = w.double(), w_t.double()
+    w = torch.stack([w[0], 1e-3 * w[1], 1.5 * w_t[0]])  # student 2 aligned with teacher 0
+    sc = SoftCommittee.from_population(loss)
+    Q, M, _ = overlaps(w, w_t)
+    n = K * K + K * KS
+
+    def flat(q_m: torch.Tensor) -> torch.Tensor:  # the flow on (Q, M) flattened, Q symmetrised
+        q = q_m[:K * K].reshape(K, K)
+        dq, dm = sc.flow(0.5 * (q + q.T), q_m[K * K:].reshape(K, KS))
+        return torch.cat([dq.reshape(-1), dm.reshape(-1)])
+
+    ref = torch.func.jacfwd(flat)(torch.cat([Q.reshape(-1), M.reshape(-1)]))  # (n, n)
+    eye = torch.eye(n, dtype=torch.float64)
+    dQ = eye[:, :K * K].reshape(n, K, K)
+    dQ = 0.5 * (dQ + dQ.mT)
+    dq, dm = sc.flow_jvp(Q, M, dQ, eye[:, K * K:].reshape(n, K, KS))
+    assert torch.allclose(torch.cat([dq.reshape(n, -1), dm.reshape(n, -1)], 1).T, ref,
+                          rtol=0, atol=1e-14 * ref.abs().max())
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid2"])

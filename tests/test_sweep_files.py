@@ -29,6 +29,8 @@ EXPECTED = {
     "symmetry_induced.yaml": (3 * 50, 3),
     # relu-population-landscape App. G: K = M for M = 6..20, K = M + 1 for M = 8..19, 10^4 each
     "relu_population.yaml": ((15 + 12) * 10_000, 27),
+    # its protocol axes (issue 15): M in {8, 12} x d in {M, 2M, 4M} x 3 dynamics, 300 seeds
+    "relu_population_protocol.yaml": (2 * 3 * 3 * 300, 18),
     # relu-like-stationary-points E1-E4, one run each
     "relu_like.yaml": (4, 4),
 }

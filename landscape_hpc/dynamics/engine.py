@@ -21,7 +21,9 @@ the records (:class:`.record.TrajectoryRecord`) are built with the final Hessian
 same controller and tolerances: at equal tolerances several times more accurate along channels,
 and slower per trajectory on the loss-levels problem (benchmarks/RESULTS.md, Trajectories).
 ``flow_auto`` (:mod:`.switching`) steps each trajectory with DP5 while the flow is not stiff and
-with ode23s where it is, for large P.  The steps themselves are in :mod:`.steps`.  Flows with a
+with ode23s where it is, for large P.  ``order_params`` (:mod:`.order_params`) integrates the
+(Q, M) flow of a population soft committee with the ode23s step instead of theta; its records are
+built at weights with the final overlaps.  The steps themselves are in :mod:`.steps`.  Flows with a
 finite maxnorm also check the channel criteria during the flow (:mod:`.channel`) and stop with
 ``channel`` where a pair of neurons follows a channel to infinity.
 ``integrate`` first sets the process's malloc thresholds once (:mod:`.allocator`).
@@ -57,6 +59,8 @@ from .allocator import tune_allocator
 from .channel import VALUES as CHANNEL_VALUES
 from .channel import build as channel_detector
 from .channel import neurons_text
+from .order_params import METHOD as ORDER_PARAMS
+from .order_params import OrderParamFlow
 from .polish import polish
 from .record import POLISH_REASONS, STOP_REASONS, Polish, Stop, TrajectoryRecord, TrajectoryState, code
 from .spec import DynamicsSpec
@@ -109,12 +113,13 @@ def integrate(problem: Problem | Objective, theta0: Tensor | None = None,
     specs = _specs(spec, B)
     lim = Limits.from_specs(specs)
     sp = specs[0]
+    system = OrderParamFlow(problem) if sp.method == ORDER_PARAMS else obj  # what is stepped
     if state is None:
         seeds = list(range(B)) if seeds is None else [int(s) for s in seeds]
         if len(seeds) != B:
             raise ValueError(f"seeds: expected {B}, got {len(seeds)}")
-        state = _initial_state(obj, theta0, sp, lim, seeds)
-    detector = channel_detector(obj, specs)  # the channel stop (.channel), None when off
+        state = _initial_state(system, theta0, sp, lim, seeds)
+    detector = channel_detector(system, specs)  # the channel stop (.channel), None when off
     if detector is not None:
         detector.init(state)
     step = _STEPS[sp.method]
@@ -132,17 +137,18 @@ def integrate(problem: Problem | Objective, theta0: Tensor | None = None,
                 return Run(state, None)
             t0 = time.perf_counter()
             prev = (w.theta, w.t)  # steps replace these tensors, they do not write into them
-            acc = step(obj, w, wl, sp)
+            acc = step(system, w, wl, sp)
             calls += 1
             better = acc & (w.value < w.best)
             w.best = torch.where(better, w.value, w.best)
             w.since_best = torch.where(better, 0, w.since_best + acc)
             w.wall += time.perf_counter() - t0
-            codes = check(w, wl, obj.maxnorm, adaptive)
+            codes = check(w, wl, system.maxnorm, adaptive)
             if detector is not None:
                 codes = detector.update(w, acc, codes)
             if codes is not None and adaptive:
-                _maxnorm_event(obj, w, torch.nonzero(codes == code(Stop.MAXNORM)).flatten(), *prev)
+                rows = torch.nonzero(codes == code(Stop.MAXNORM)).flatten()
+                _maxnorm_event(system, w, rows, *prev)
             _grid_snapshots(w, acc, grid, sp.snapshots.theta)
             if codes is not None:
                 w.code = codes
@@ -151,14 +157,18 @@ def integrate(problem: Problem | Objective, theta0: Tensor | None = None,
                 break
     if sp.method == "flow_auto":
         switching.refresh(obj, state)
+    if isinstance(system, OrderParamFlow):
+        return Run(state, _records(obj, system.weight_state(state), sp))
     return Run(state, _records(obj, state, sp))
 
 
 _STEPS = {"flow": steps.flow, "flow_rodas": steps.flow_rodas, "flow_explicit": steps.flow_explicit,
           "flow_auto": switching.step, "gd": steps.discrete, "adam": steps.discrete,
-          "sgd": steps.discrete}
+          "sgd": steps.discrete, ORDER_PARAMS: steps.flow}
 _ORDERS = {"flow": rosenbrock.ORDER, "flow_rodas": rosenbrock.RODAS_ORDER,
-           "flow_explicit": explicit.ORDER, "flow_auto": explicit.ORDER}
+           "flow_explicit": explicit.ORDER, "flow_auto": explicit.ORDER,
+           ORDER_PARAMS: rosenbrock.ORDER}
+_STIFF = ("flow", "flow_rodas", ORDER_PARAMS)  # steps that keep the (exact) Jacobian
 
 
 # ---- set-up -----------------------------------------------------------------------------------
@@ -175,22 +185,24 @@ def _specs(spec: DynamicsSpec | Sequence[DynamicsSpec], B: int) -> list[Dynamics
     return specs
 
 
-def _initial_state(obj: Objective, theta0: Tensor, sp: DynamicsSpec, lim: Limits,
-                   seeds: list[int]) -> TrajectoryState:
-    B, P = theta0.shape
+def _initial_state(system: Objective | OrderParamFlow, theta0: Tensor, sp: DynamicsSpec,
+                   lim: Limits, seeds: list[int]) -> TrajectoryState:
+    """The state at theta0; for the (Q, M) flow theta is y = overlaps(theta0), theta0 stays."""
+    y0 = system.overlaps(theta0) if isinstance(system, OrderParamFlow) else theta0
+    B, P = y0.shape
     S = sp.snapshots.capacity
     f64, i64 = torch.float64, torch.int64
-    stiff = sp.method in ("flow", "flow_rodas")
-    out = [x.clone() for x in field(obj, theta0, 2 if stiff else 1)]  # owned, not the objective's
+    stiff = sp.method in _STIFF
+    out = [x.clone() for x in field(system, y0, 2 if stiff else 1)]  # owned, not the objective's
     value, grad = out[0], out[1]
     if sp.discrete:
         h = lim.eta.clone()
     else:
-        h = _initial_step(obj, theta0, grad, out[2] if stiff else None, lim, _ORDERS[sp.method])
+        h = _initial_step(system, y0, grad, out[2] if stiff else None, lim, _ORDERS[sp.method])
     nan = lambda *shape: torch.full(shape, math.nan, dtype=f64)  # noqa: E731
     adam = sp.method == "adam"
     s = TrajectoryState(
-        theta0=theta0.clone(), theta=theta0.clone(), value=value, grad=grad,
+        theta0=theta0.clone(), theta=y0.clone(), value=value, grad=grad,
         hess=out[2] if stiff else None,
         t=torch.zeros(B, dtype=f64), h=h, steps=torch.zeros(B, dtype=i64),
         rejected=torch.zeros(B, dtype=i64), evals=torch.ones(B, dtype=i64), best=value.clone(),
@@ -205,7 +217,7 @@ def _initial_state(obj: Objective, theta0: Tensor, sp: DynamicsSpec, lim: Limits
     if sp.method == "flow_auto":
         switching.init(s)
     _snapshot(s, torch.arange(B), sp.snapshots.theta)
-    codes = check(s, lim, obj.maxnorm, not sp.discrete)
+    codes = check(s, lim, system.maxnorm, not sp.discrete)
     s.code = torch.zeros(B, dtype=i64) if codes is None else codes
     _final_snapshots(s, torch.nonzero(s.code).flatten(), sp.snapshots.theta)
     return s

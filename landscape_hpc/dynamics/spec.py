@@ -4,7 +4,9 @@ In YAML (the ``dynamics`` of a sweep task)::
 
     method: flow            # flow (stiff ode23s, exact Hessian) | flow_rodas (stiff Rodas4, exact
                             # Hessian, order 4) | flow_explicit (DP5) | flow_auto (DP5 where
-                            # not stiff, ode23s where stiff) | gd | adam | sgd
+                            # not stiff, ode23s where stiff) | order_params (the (Q, M)
+                            # flow of a population soft committee, by ode23s; .order_params)
+                            # | gd | adam | sgd
     reltol: 1.0e-3          # flow tolerances (channels-to-infinity Table 1)
     abstol: 1.0e-6
     eta: 1.0e-3             # step size of gd, adam, sgd
@@ -90,8 +92,8 @@ class ChannelSpec(Spec):
 
 
 class DynamicsSpec(Spec):
-    method: Literal["flow", "flow_rodas", "flow_explicit", "flow_auto", "gd", "adam",
-                    "sgd"] = "flow"
+    method: Literal["flow", "flow_rodas", "flow_explicit", "flow_auto", "order_params", "gd",
+                    "adam", "sgd"] = "flow"
     reltol: float = Field(default=1e-3, gt=0)
     abstol: float = Field(default=1e-6, gt=0)
     eta: float = Field(default=1e-3, gt=0)

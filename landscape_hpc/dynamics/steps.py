@@ -26,7 +26,8 @@ SAFETY, SHRINK, GROW = 0.7, 0.2, 2.0
 
 def field(obj: Objective, theta: Tensor, order: int) -> tuple[Tensor, ...]:
     """L and its derivatives, the vector field of the dynamics: L + R without R, which vanishes
-    (with its derivatives) up to weightnorm = maxnorm, where the dynamics stop."""
+    (with its derivatives) up to weightnorm = maxnorm, where the dynamics stop.  ``obj`` may also
+    be the (Q, M) system of :mod:`.order_params`, which gives (L, -F, -dF/dy) of its flow F."""
     return obj.evaluate(theta, order, with_barrier=False)
 
 

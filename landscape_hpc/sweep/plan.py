@@ -17,6 +17,8 @@ import numpy as np
 import pydantic
 
 from ..config import ConfigError, describe
+from ..dynamics.order_params import METHOD as ORDER_PARAMS
+from ..dynamics.order_params import check_problem
 from ..dynamics.spec import DynamicsSpec
 from ..models.init import InitSpec as ThetaInit
 from ..models.init import initial_theta
@@ -237,6 +239,7 @@ class _Expander:
         if self.template:
             return "", "", parts
         self._check_buildable(parts["problem"], chosen)
+        self._check_method(parts, chosen)
         text = ids.canonical_json(parts)
         out = (text, ids.digest(text), parts)
         self._resolved[key] = out
@@ -285,6 +288,18 @@ class _Expander:
             raise self.sweep.error(f"task settings ({describe_chosen(chosen)}) give a problem "
                                    f"that cannot be built: {str(err).strip(chr(39))}"
                                    + (f" (from {', '.join(src)})" if src else ""))
+
+    def _check_method(self, parts: dict, chosen: Chosen) -> None:
+        """The problem fits a method that needs a kind of problem (``order_params``)."""
+        if parts["dynamics"].get("method") != ORDER_PARAMS:
+            return
+        try:
+            check_problem(ProblemSpec.model_validate(parts["problem"]))
+        except ConfigError as err:
+            key = str(err).partition(":")[0]
+            src = self._sources(key, chosen) + self._sources("dynamics.method", chosen)
+            raise self.sweep.error(f"task settings ({describe_chosen(chosen)}) do not fit the "
+                                   f"dynamics: {err} (from {', '.join(src) or 'defaults'})")
 
 
 def same(a: Any, b: Any) -> bool:

@@ -27,6 +27,12 @@ and for d >= K + K* every admissible (Q, M, P) (a positive semidefinite Gram mat
 Here the overlaps are plain inner products and t is the time of dW/dt = -grad_W L (the paper
 absorbs the learning rate and the 1/d scales into a macroscopic time), so t, Q, M and L are those
 of the weight-space flow of ``PopulationLoss``.  M and P are R and T in Goldt et al. (2019).
+
+:meth:`SoftCommittee.flow_jvp` is the flow's exact derivative (from the kernel slopes'
+derivatives), the Jacobian of ``dynamics.method: order_params``
+(:mod:`landscape_hpc.dynamics.order_params`), which integrates this flow as a sweep task; the
+module lives with the models, not the analysis, because the dynamics use it (and the analysis
+imports the dynamics).
 """
 
 from __future__ import annotations
@@ -38,10 +44,10 @@ import numpy as np
 import scipy.integrate
 import torch
 
-from ..models.activations import Activation, ActivationSpec, get_activation
-from ..models.network import DTYPE
-from ..models.objective import LossSpec
-from ..models.population import PopulationLoss, erf_kappa, linear_slope, overlap_kernel
+from .activations import Activation, ActivationSpec, get_activation
+from .network import DTYPE
+from .objective import LossSpec
+from .population import PopulationLoss, erf_kappa, linear_slope, overlap_kernel
 
 Tensor = torch.Tensor
 
@@ -59,13 +65,18 @@ def kernel_slopes(activation: str | dict | ActivationSpec | Activation, c11: Ten
     relu, with s = sqrt(C11 C22 - C12^2) = |u||v| sin t and t = atan2(s, C12) the angle:
     dkappa/dC11 = s / (4 pi C11) and dkappa/dC12 = (pi - t) / (2 pi), both 0 at C11 = 0 (relu'(0) =
     0, as :func:`~landscape_hpc.models.population.pair_terms`); leaky_relu and identity through
-    sigma(z) = slope z + (1 - slope) relu(z); sigmoid2 from the arcsine kernel.
+    sigma(z) = slope z + (1 - slope) relu(z); sigmoid2 from the arcsine kernel.  Written for
+    ``torch.func.jacfwd`` (the Jacobian of the flow, :mod:`landscape_hpc.dynamics.order_params`):
+    every branch is finite, and s has a zero tangent where the pair is aligned (C11 C22 = C12^2,
+    as on the diagonal i = k, where the kernels depend on Q_ii alone).
     """
     act = _closed_form(get_activation(activation))
     if act.name == "sigmoid2":
         return erf_kappa(c11, c12, c22, 1)[1:]
     slope = linear_slope(act)
-    s = (c11 * c22 - c12 * c12).clamp_min(0.0).sqrt()
+    det = c11 * c22 - c12 * c12
+    pos = det > 0  # s = 0 with a zero tangent at aligned pairs (forward-mode safe)
+    s = torch.where(pos, torch.where(pos, det, 1.0).sqrt(), 0.0)
     live = c11 > 0
     k1 = torch.where(live, s / (4 * math.pi * torch.where(live, c11, 1.0)), 0.0)
     k2 = torch.where(live, (math.pi - torch.atan2(s, c12)) / (2 * math.pi), 0.0)
@@ -73,8 +84,43 @@ def kernel_slopes(activation: str | dict | ActivationSpec | Activation, c11: Ten
     return q * k1, slope + q * k2
 
 
+def _stacked(x: Tensor, y: Tensor) -> Tensor:
+    """x @ y for T matrices x (..., T, r, c) and one y (..., c, s): one product of (T r, c)."""
+    out = x.reshape(*x.shape[:-3], -1, x.shape[-1]) @ y
+    return out.reshape(*out.shape[:-2], *x.shape[-3:-1], y.shape[-1])
+
+
+def kernel_slope_derivatives(activation: str | dict | ActivationSpec | Activation, c11: Tensor,
+                             c12: Tensor, c22: Tensor) -> tuple[Tensor, Tensor]:
+    """d(k_1, k_2)/d(C11, C12, C22) of :func:`kernel_slopes`, as two (..., 3) tensors.
+
+    relu, with s and t as there (s^2 + C12^2 = C11 C22): 4 pi dk_1 = (C22 / (2 s C11) - s / C11^2,
+    -C12 / (s C11), 1 / (2 s)) and 4 pi dk_2 = (-C12 / (s C11), 2 / s, -C12 / (s C22)); they
+    diverge like 1 / s at aligned pairs and are set to 0 where s = 0 or C11 = 0, where the slopes
+    are constant (the diagonal i = k: k_1 = 0, k_2 = 1/2); scaled as the slopes for leaky_relu
+    and identity; sigmoid2 from the arcsine kernel's second derivatives.
+    """
+    act = _closed_form(get_activation(activation))
+    if act.name == "sigmoid2":
+        _, _, _, k11, k12, k13, k22, k23 = erf_kappa(c11, c12, c22, 2)
+        return torch.stack([k11, k12, k13], -1), torch.stack([k12, k22, k23], -1)
+    det = c11 * c22 - c12 * c12
+    ok = (det > 0) & (c11 > 0)
+    s = torch.where(ok, det, 1.0).sqrt()
+    c11, c22 = torch.where(ok, c11, 1.0), torch.where(ok, c22, 1.0)
+    dk1 = torch.stack([c22 / (2 * s * c11) - s / (c11 * c11), -c12 / (s * c11), 0.5 / s], -1)
+    dk2 = torch.stack([-c12 / (s * c11), 2 / s, -c12 / (s * c22)], -1)
+    q = (1 - linear_slope(act)) ** 2 / (4 * math.pi)
+    return tuple(torch.where(ok[..., None], q * d, 0.0) for d in (dk1, dk2))
+
+
+def has_closed_form(act: Activation) -> bool:
+    """Whether the order-parameter flow of ``act`` is in closed form here."""
+    return act.name == "sigmoid2" or linear_slope(act) is not None
+
+
 def _closed_form(act: Activation) -> Activation:
-    if act.name != "sigmoid2" and linear_slope(act) is None:
+    if not has_closed_form(act):
         raise ValueError(f"activation: the order-parameter flow has closed forms for relu, "
                          f"leaky_relu, identity and sigmoid2, got '{act.name}'")
     return act
@@ -137,10 +183,14 @@ class SoftCommittee:
 
     def gradient(self, Q: Tensor, M: Tensor) -> tuple[Tensor, Tensor]:
         """(G_Q, G_M) = (dL/dQ symmetric, dL/dM), so that grad_W L = 2 G_Q W + G_M W*."""
-        a, b = self.a, self.a_star
         ss, st = self._pairs(Q, M)
-        k1_ss, k2_ss = kernel_slopes(self.activation, *ss)
-        k1_st, k2_st = kernel_slopes(self.activation, *st)
+        return self._gradient(*kernel_slopes(self.activation, *ss),
+                              *kernel_slopes(self.activation, *st))
+
+    def _gradient(self, k1_ss: Tensor, k2_ss: Tensor, k1_st: Tensor, k2_st: Tensor
+                  ) -> tuple[Tensor, Tensor]:
+        """(G_Q, G_M) from the kernel slopes at the pairs; linear in them."""
+        a, b = self.a, self.a_star
         g_q = self.factor * (torch.outer(a, a) * k2_ss
                              + torch.diag_embed(2 * a * (k1_ss @ a - k1_st @ b)))
         return g_q, -2 * self.factor * torch.outer(a, b) * k2_st
@@ -150,6 +200,30 @@ class SoftCommittee:
         g_q, g_m = self.gradient(Q, M)
         x, y = 2 * g_q @ Q, g_m @ M.mT
         return -(x + x.mT + y + y.mT), -(2 * g_q @ M + g_m @ self.P)
+
+    def flow_jvp(self, Q: Tensor, M: Tensor, dQ: Tensor, dM: Tensor) -> tuple[Tensor, Tensor]:
+        """The flow's derivatives at (Q, M) (..., K, K), (..., K, K*) along T tangents stacked in
+        dQ (..., T, K, K) (symmetric), dM (..., T, K, K*) (leading dims broadcast), exactly.
+
+        The kernel arguments move by (dQ_ii, dQ_ik, dQ_kk) and (dQ_ii, dM_in, 0); the slopes by
+        their derivatives (:func:`kernel_slope_derivatives`); G_Q, G_M are linear in the slopes
+        and the flow is bilinear in (G_Q, G_M) and (Q, M), but for -G_M P.  Every product has
+        the tangents on the left, as one matrix product of the T stacked tangents.
+        """
+        ss, st = self._pairs(Q, M)
+        dq = dQ.diagonal(dim1=-2, dim2=-1)[..., :, None]
+        moves = ((dq, dQ, dq.mT), (dq, dM))  # the teacher's C22 = P_nn does not move
+        slopes, tangents = [], []
+        for pairs, move in zip((ss, st), moves):
+            slopes += kernel_slopes(self.activation, *pairs)
+            tangents += [sum(d[..., None, :, :, j] * m for j, m in enumerate(move))
+                         for d in kernel_slope_derivatives(self.activation, *pairs)]
+        g_q, g_m = self._gradient(*slopes)
+        dg_q, dg_m = self._gradient(*tangents)
+        u = _stacked(dg_q, Q) + _stacked(dQ, g_q)  # dG_Q Q + dQ G_Q
+        v = _stacked(dg_m, M.mT) + _stacked(dM, g_m.mT)  # dG_M M^T + dM G_M^T
+        w = _stacked(dg_q, M) + _stacked(dM.mT, g_q).mT + 0.5 * _stacked(dg_m, self.P)
+        return -(2 * (u + u.mT) + v + v.mT), -2 * w
 
     def integrate(self, Q0: Tensor, M0: Tensor, times: Tensor | np.ndarray | list[float],
                   method: str = "DOP853", rtol: float = 1e-10,
