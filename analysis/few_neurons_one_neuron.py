@@ -54,7 +54,7 @@ def main() -> None:
     df["abs_a"] = df["a"].abs()
     df.loc[flip, ["sim_min", "sim_max"]] = -df.loc[flip, ["sim_max", "sim_min"]].to_numpy()
     df["norm_w_a"] = df["norm_w"] * df["abs_a"]
-    df["activation"] = df["activation"].astype(str).str.strip('"')
+    df["activation"] = df["activation"].astype(str)
     ks = np.arange(df["k"].min(), df["k"].max() + 1, dtype=float)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     refs = [("norm_w_a", "||w|| a", [(np.sqrt(ks), "sqrt(k)"), (relu_theorem(ks), "Thm. 3.3")]),

@@ -156,6 +156,28 @@ def test_non_rectangular_sweeps_leave_missing_cells_nan():
         assert loss_histogram(d, ["scale"])["count"].values.tolist() == [[1, 0, 1, 0], [0, 1, 0, 1]]
 
 
+def test_a_conditional_axis_keeps_its_nan_groups_in_their_cells():
+    """method a string axis, eta set only where method is gd: every task stays in its cell."""
+    raw = xr.Dataset(
+        {"loss": ("task", [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]), "status": ("task", np.int8([3] * 6)),
+         "stopped_by": ("task", np.array(["min_gradnorm"] * 6, dtype=object)),
+         "polish_stopped_by": ("task", np.array(["gtol"] * 6, dtype=object)),
+         "n_negative": ("task", np.zeros(6, np.int32))},
+        coords={"width": ("task", [1, 1, 1, 2, 2, 2]),
+                "method": ("task", np.array(["flow", "gd", "gd", "flow", "gd", "flow"], object)),
+                "eta": ("task", [np.nan, 0.1, 0.1, np.nan, 0.1, np.nan]),
+                "seed": ("task", [0, 0, 1, 0, 0, 1])},
+        attrs={"axes": ["width", "method", "eta"]})
+    ds = results_by_axes(raw)
+    assert ds["method"].values.tolist() == ["flow", "gd"] and np.isnan(ds["eta"].values[1])
+    assert int((ds["status"] == DONE).sum()) == 6
+    assert ds["loss"].sel({"width": 1, "method": "gd", "eta": 0.1, "seed": 1}).item() == 0.3
+    assert ds["loss"].sel({"width": 2, "method": "flow", "seed": 1}).isel(eta=1).item() == 0.6
+    f = convergence_fractions(ds, ["eta", "method"])
+    assert [(m, n) for (_, m), n in zip(f.indexes["group"], f["n_tasks"].values)] == [
+        ("gd", 3), ("flow", 3)]
+
+
 def test_histogram_and_fractions_known_answers(synthetic):
     for ds in (open_results(synthetic), open_raw(synthetic)):    # either layout
         h = loss_histogram(ds, by=["width"])

@@ -154,7 +154,7 @@ def test_sweep_with_the_method_as_an_axis_runs_into_a_store_and_queries(tmp_path
     raw = open_results(store)  # along task
     raw = raw.isel(task=np.flatnonzero(raw["status"].values != 0))
     assert (raw["status"].values == 3).all() and raw.sizes["task"] == 12
-    method = np.array([m.strip('"') for m in raw["method"].values])
+    method = raw["method"].values.astype(str)
     key = [f"{size} {seed}" for size, seed in zip(raw["size"].values, raw["seed"].values)]
     flow, order = (raw.isel(task=np.flatnonzero(method == m)) for m in ("flow", "order_params"))
     assert [key[i] for i in np.flatnonzero(method == "flow")] == \
@@ -166,6 +166,6 @@ def test_sweep_with_the_method_as_an_axis_runs_into_a_store_and_queries(tmp_path
     query = cli("query", store, "--by", "method", "--what", "fractions", "--format", "json")
     assert query.returncode == 0, query.stderr
     rows = json.loads(query.stdout)["rows"]
-    counts = {(r["method"].strip('"'), r["outcome"]): r["count"] for r in rows}
+    counts = {(r["method"], r["outcome"]): r["count"] for r in rows}
     assert counts[("flow", "global_min")] == counts[("order_params", "global_min")] == 5
     assert counts[("flow", "local_min")] == counts[("order_params", "local_min")] == 1

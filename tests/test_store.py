@@ -187,6 +187,18 @@ def test_status_by_axis_and_bad_axis(reference):
     assert r.returncode == 2 and "--only" in r.stderr
 
 
+def test_status_by_a_string_axis_and_a_conditional_axis(tmp_path):
+    """A string axis prints as its value, and the tasks of a group without the conditional axis
+    (NaN there) are one row of their own."""
+    path = tmp_path / "c.zarr"
+    Store.create_or_extend(path, plan_sweep(ROOT / "tests" / "data" / "conditional_sweep.yaml"))
+    table = status(open_store(path), by=["eta", "method"]).table
+    assert [(r["method"], r["pending"]) for r in table] == [("gd", 6), ("flow", 6)]
+    assert table[0]["eta"] == 0.1 and np.isnan(table[1]["eta"])
+    r = cli("status", path, "--by", "method,width")
+    assert r.returncode == 0 and '"' not in r.stdout and r.stdout.count("│ gd ") == 2, r.stdout
+
+
 def test_sweep_from_store_splits_and_perturbs_converged_solutions(reference, tmp_path):
     sweep = tmp_path / "split.yaml"
     sweep.write_text(f"""

@@ -44,9 +44,11 @@ def results_by_axes(ds: xr.Dataset) -> xr.Dataset:
     axes = [*names, "seed"]
     status = ds["status"].values
     ds = ds.isel(task=np.flatnonzero(status != EMPTY))
-    # explicit levels and codes keep NaN (an axis a group does not have) as a value of its own
+    # unstacked on the codes of the values, the values set afterwards: pandas gives NaN (an axis
+    # a group does not have) the missing code -1, which would put those tasks in the wrong cell
     levels, codes = zip(*(np.unique(ds[k].values, return_inverse=True) for k in axes))
-    index = pd.MultiIndex(levels=list(levels), codes=[c.ravel() for c in codes], names=axes)
+    index = pd.MultiIndex(levels=[np.arange(len(v)) for v in levels],
+                          codes=[c.ravel() for c in codes], names=axes)
     if index.has_duplicates:
         raise ConfigError(f"{ds.attrs.get('store', 'dataset')}: several tasks share the same "
                           f"({', '.join(axes)}); cannot lay them out on the axes")
@@ -57,7 +59,7 @@ def results_by_axes(ds: xr.Dataset) -> xr.Dataset:
     fill = {n: ("" if v.dtype == object else np.nan) for n, v in flat.variables.items()
             if "task" in v.dims and n != "task" and v.dtype.kind in "fO"}
     fill["status"] = EMPTY
-    out = flat.unstack("task", fill_value=fill)
+    out = flat.unstack("task", fill_value=fill).assign_coords(dict(zip(axes, levels)))
     for name, attrs in DIM_ATTRS.items():
         if name in out.variables:
             out[name].attrs.update(attrs)

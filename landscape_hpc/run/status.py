@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from ..store import DONE, EMPTY, FAILED, PENDING, RUNNING, STATUS, Store
 from ..store.layout import RERUN
@@ -61,18 +62,22 @@ def _table(store: Store, st: np.ndarray, used: np.ndarray, by: list[str]) -> lis
     for key in by:
         if key not in store.axes and key != "seed":
             raise KeyError(f"no axis '{key}'; axes of this store: {', '.join(store.axes) or 'none'}")
-    columns = [store.tasks[key][:][used] for key in by]
-    keys = np.rec.fromarrays([np.asarray(c).astype(str) if c.dtype == object else c
-                              for c in columns])
-    combos, inverse = np.unique(keys, return_inverse=True)
-    codes = st[used]
+    frame = pd.DataFrame({key: _column(store.tasks[key][:][used]) for key in by})
+    frame["code"] = st[used]
+    counts = frame.groupby(by, dropna=False, sort=True)["code"].value_counts().unstack(
+        fill_value=0)
     rows = []
-    for k, combo in enumerate(combos):
-        sel = inverse.ravel() == k
-        row = {key: _plain(v) for key, v in zip(by, combo.tolist())}
-        row.update({STATUS[s]: int((codes[sel] == s).sum()) for s in COUNTED})
-        rows.append(row)
+    for combo, row in counts.iterrows():
+        combo = combo if isinstance(combo, tuple) else (combo,)
+        out = {key: _plain(v) for key, v in zip(by, combo)}
+        out.update({STATUS[s]: int(row.get(s, 0)) for s in COUNTED})
+        rows.append(out)
     return rows
+
+
+def _column(values: np.ndarray) -> np.ndarray:
+    """An axis column for grouping: strings (zarr's string dtype) as objects."""
+    return values.astype(object) if values.dtype.kind in "OT" else values
 
 
 def _plain(v):

@@ -96,9 +96,13 @@ def _read_meta(path: Path, raw: object) -> StoreMeta:
 
 
 def _axis_value(value) -> object:
+    """A setting as an axis coordinate: numbers and strings as they are, others (booleans,
+    lists, mappings) as their JSON text."""
     from ..sweep.tasks import show
 
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else show(value)
+    plain = isinstance(value, str) or (isinstance(value, (int, float))
+                                       and not isinstance(value, bool))
+    return value if plain else show(value)
 
 
 class Store:
