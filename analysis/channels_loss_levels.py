@@ -7,8 +7,9 @@ Left/right panel: without/with biases.  Each dot is a task: converged tasks at t
 channels (stopped at the maxnorm) at the loss where they reached it, coloured by outcome.  Below:
 per width, the share of converged networks with duplicated neurons (the signature of a plateau
 saddle, Fig. 2b inset) and the share of channels (Fig. A1 insets).  The CSV lists per width the
-tasks, converged tasks, distinct loss levels, unique solutions up to permutation, duplicates and
-channels.
+tasks, converged tasks, distinct loss levels, unique solutions up to permutation, duplicates,
+channels, and the converged tasks whose loss level another width also reaches (``shared``: "many
+identical-loss solutions are found by networks of different sizes", Fig. 2).
 """
 
 from __future__ import annotations
@@ -21,12 +22,23 @@ from landscape_hpc.aggregate import cluster
 from landscape_hpc.analysis.store import channel_results, solution_results
 
 
+def shared_levels(conv: pd.DataFrame) -> pd.Series:
+    """Per converged task: is its loss level (per bias setting) reached by another width too?"""
+    out = pd.Series(False, index=conv.index)
+    for _, g in conv.groupby("biases"):
+        level = pd.Series(cluster(g["loss"].to_numpy()).index, index=g.index)
+        widths = g.groupby(level)["width"].nunique()
+        out[g.index] = (widths[level].to_numpy() > 1)
+    return out
+
+
 def main() -> None:
     args = arguments(__doc__)
     ds = channel_results(args.store)
     ds["solution"] = solution_results(args.store)["solution"]
     df = task_table(ds, ["has_duplicates", "is_channel", "solution"], threshold=0.0)  # no known
     conv = df["outcome"].isin(CONVERGED)                                             # global min
+    shared = shared_levels(df[conv])
     rows = []
     for (biases, width), g in df.groupby(["biases", "width"]):
         c = conv[g.index]
@@ -34,7 +46,8 @@ def main() -> None:
                      "levels": len(cluster(g["loss"][c].to_numpy()).value),
                      "unique": g["solution"][c].nunique(),
                      "duplicates": int(g["has_duplicates"][c].sum()),
-                     "channels": int((g["outcome"] == "channel").sum())})
+                     "channels": int((g["outcome"] == "channel").sum()),
+                     "shared": int(shared[g.index[c]].sum())})
     table = pd.DataFrame(rows)
     panels = sorted(df["biases"].unique())
     fig, axes = plt.subplots(2, len(panels), figsize=(5 * len(panels), 6), squeeze=False,

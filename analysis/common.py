@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from landscape_hpc.aggregate import CLASSES, classify
+from landscape_hpc.aggregate import CLASSES, classify, wilson_interval
 from landscape_hpc.aggregate.outcomes import THRESHOLDS
 from landscape_hpc.aggregate.plots import COLORS  # noqa: F401  (the scripts' class colours)
 
@@ -45,6 +45,25 @@ def task_table(ds: xr.Dataset, names: list[str] = (), threshold: float | None = 
     df["outcome"] = np.asarray(CLASSES)[df["outcome"].to_numpy()]
     df.attrs.update({k: ds.attrs[k] for k in THRESHOLDS})
     return df
+
+
+#: the outcome kinds of the relu-population tables (App. G, Table 3: Global, Local, None)
+KINDS = {"global_min": "global minima", "local_min": "spurious local minima",
+         "other": "saddles / not converged"}
+
+
+def kind_shares(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per combination of ``by`` and kind of :data:`KINDS`: count, tasks, fraction and its
+    Wilson 95% interval (lower, upper); tasks that are neither minimum are ``other``."""
+    kind = df["outcome"].where(df["outcome"].isin(["global_min", "local_min"]), "other")
+    counts = df.assign(kind=kind).groupby([*by, "kind"]).size().unstack("kind", fill_value=0)
+    counts = counts.reindex(columns=list(KINDS), fill_value=0)
+    table = counts.stack().rename("count").reset_index()
+    table["tasks"] = table.groupby(by)["count"].transform("sum")
+    table["fraction"] = table["count"] / table["tasks"]
+    table["lower"], table["upper"] = wilson_interval(table["count"].to_numpy(),
+                                                     table["tasks"].to_numpy())
+    return table
 
 
 def cell(ds: xr.Dataset, row: pd.Series) -> xr.Dataset:

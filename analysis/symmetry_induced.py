@@ -10,7 +10,8 @@ of all tasks that reach it, classified against the teacher: copies of a teacher 
 1 degree) and zero-type neurons by group size (1: vanishing output weight; k >= 2: k neurons with
 equal input vectors whose output weights sum to zero).  The CSV lists per student the tasks, the
 share reaching the loss, and the number of symmetry-induced critical manifolds T(4, m) of
-Thm. 3.1 (the closed form) for the student width m.
+Thm. 3.1 (the closed form) for the student width m; ``_neurons.csv`` the neuron classes per
+student (of the tasks that reach the loss).
 """
 
 from __future__ import annotations
@@ -68,7 +69,14 @@ def main() -> None:
     left.set(yscale="log", xlabel="seeds, sorted by loss", ylabel="final loss",
              title="mild vs vast overparameterisation (Fig. 1c)")
     left.legend(fontsize=8)
-    kinds = neuron_kinds(store, ds, df[df["loss"] < TARGET_LOSS])
+    reached = df[df["loss"] < TARGET_LOSS]
+    by_student = {student: (int(g["width"].sum()), neuron_kinds(store, ds, g))
+                  for student, g in reached.groupby("label", sort=False)}
+    kinds = sum((c for _, c in by_student.values()), Counter())
+    per_student = pd.DataFrame(
+        [{"student": student, "neurons": n, "kind": kind, "count": k}
+         for student, (n, c) in by_student.items() for kind, k in sorted(c.items())],
+        columns=["student", "neurons", "kind", "count"])
     order = sorted(kinds, key=lambda k: (k != "copy", k))
     right.bar(range(len(order)), [kinds[k] for k in order])
     right.set_xticks(range(len(order)), order, rotation=30, ha="right", fontsize=8)
@@ -76,6 +84,7 @@ def main() -> None:
     fig.suptitle(f"{ds.attrs.get('sweep', 'symmetry')}: symmetry-induced critical points")
     table = pd.DataFrame(rows)
     finish(fig, table, args.out, "symmetry_induced")
+    per_student.to_csv(args.out / "symmetry_induced_neurons.csv", index=False)
     print("neuron classes:", dict(kinds))
 
 

@@ -28,9 +28,12 @@ from .solutions import channel_summary, cluster_solutions, count_anti_aligned, n
 GroupAnalysis = Callable[[xr.Dataset, dict], dict[str, np.ndarray]]
 
 
-def per_group(path: str | Path, fn: GroupAnalysis, descriptions: dict[str, str]) -> xr.Dataset:
+def per_group(path: str | Path, fn: GroupAnalysis, descriptions: dict[str, str],
+              by_axes: bool = True) -> xr.Dataset:
     """The results of the store at ``path`` on its axes, with the variables that ``fn`` computes
-    for the tasks of each group (NaN, or False for booleans, where a group has no result)."""
+    for the tasks of each group (NaN, or False for booleans, where a group has no result).
+    ``by_axes=False`` keeps the ``task`` view of the tasks: for sweeps whose axes are far from a
+    product (``d: {expr: teacher_width}``), where the axes' product would not fit in memory."""
     from ..aggregate.dataset import results_by_axes
     from ..store import Store
     from ..store import open_results as open_raw
@@ -49,7 +52,7 @@ def per_group(path: str | Path, fn: GroupAnalysis, descriptions: dict[str, str])
             out[name][idx] = values
     raw = raw.assign({k: xr.Variable("task", v, {"description": descriptions[k]})
                       for k, v in out.items()})
-    return results_by_axes(raw)
+    return results_by_axes(raw) if by_axes else raw
 
 
 def group_network(config: dict) -> Network:
@@ -109,10 +112,11 @@ TEACHER = {
 }
 
 
-def teacher_results(path: str | Path, angle_deg: float = 1.0, zero_tol: float = 1e-6
-                    ) -> xr.Dataset:
+def teacher_results(path: str | Path, angle_deg: float = 1.0, zero_tol: float = 1e-6,
+                    by_axes: bool = True) -> xr.Dataset:
     """The store's results with the neuron classes of every done task of a teacher-student group
-    (few-neurons-theory / symmetry-induced Fig. 5, relu-population-landscape Sec. 3)."""
+    (few-neurons-theory / symmetry-induced Fig. 5, relu-population-landscape Sec. 3); ``by_axes``
+    as for :func:`per_group`."""
     from ..targets import teacher_network
 
     def fn(tasks: xr.Dataset, config: dict) -> dict[str, np.ndarray]:
@@ -133,7 +137,7 @@ def teacher_results(path: str | Path, angle_deg: float = 1.0, zero_tol: float = 
             counts["n_anti_aligned"][i] = count_anti_aligned(net, t, teacher.view(theta_t, "w1"))
         return counts
 
-    return per_group(path, fn, TEACHER)
+    return per_group(path, fn, TEACHER, by_axes)
 
 
 SOLUTIONS = {"solution": "label of the converged solution, unique up to permutation of the "

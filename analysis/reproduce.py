@@ -1,0 +1,527 @@
+"""REPRODUCTION.md: for each paper and headline number, the paper's value and section, ours with
+its sample size and 95% interval, and a verdict; figures and CSV tables in docs/reproduction/.
+
+    bash analysis/reproduction_runs.sh        # the stores runs/NAME.zarr (the sweeps' samples)
+    python analysis/reproduce.py              # -> REPRODUCTION.md and docs/reproduction/
+
+Decisions:
+
+* The figure scripts of this folder make the figures and tables (``docs/reproduction/NAME.png``,
+  ``NAME*.csv``) of every store that exists; this script runs them, then compares their CSVs
+  with the papers' values (the ``*_rows`` functions below, one per paper, which cite the
+  sections).  One definition of each table: the report reads what the figure scripts write.
+* Stores do not survive between sessions, their summaries do: a sweep without a store keeps the
+  CSVs and figures of the last run that had one, and ``runs.csv`` keeps its provenance (profile,
+  tasks done, date, commit).  So the report grows run by run, and each row says its source.
+* Verdicts: ``agree`` / ``disagree``: the paper's number (or range) lies within / outside our
+  95% interval (Wilson for shares) or within / outside the stated tolerance for a value;
+  ``consistent`` / ``not consistent``: the paper states it in words or only in a figure, and
+  ours meets / fails the criterion written in the row; ``no paper value``: the number is withheld
+  from our copy of the paper or not stated (ours is reported); ``not run``: no store yet.
+  Disagreements are reported as they are, with what was checked in the note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+#: sweep -> figure script (both named after the sweep file)
+SWEEPS = ["channels_loss_levels", "channels_saddle_line", "channels_channel_stop", "channels_scaling",
+          "few_neurons_one_neuron", "few_neurons_four_neuron", "symmetry_induced",
+          "relu_like", "relu_population", "relu_population_protocol"]
+RUNS = ["sweep", "profile", "tasks", "done", "failed", "made", "commit"]
+
+
+@dataclass
+class Row:
+    section: str
+    quantity: str
+    paper: str
+    ours: str
+    n: str
+    verdict: str
+    note: str = ""
+
+
+def wilson(k: float, n: float) -> tuple[float, float]:
+    from landscape_hpc.aggregate import wilson_interval
+
+    lo, hi = wilson_interval(k, n)
+    return float(lo), float(hi)
+
+
+def pct(k: float, n: float) -> str:
+    """k / n as a percentage with its 95% Wilson interval."""
+    lo, hi = wilson(k, n)
+    return f"{100 * k / n:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
+def overlap(k: float, n: float, low: float, high: float) -> str:
+    """agree when [low, high] meets the 95% Wilson interval of k / n."""
+    lo, hi = wilson(k, n)
+    return "agree" if hi >= low and lo <= high else "disagree"
+
+
+def read(out: Path, name: str) -> pd.DataFrame:
+    path = out / f"{name}.csv"
+    if not path.exists():
+        raise FileNotFoundError(name)
+    return pd.read_csv(path)
+
+
+# --- channels-to-infinity ---------------------------------------------------------------------
+
+def channels_rows(out: Path) -> list[Row]:
+    t = read(out, "channels_loss_levels")
+    t["biases"] = t["biases"].astype(str).str.lower()
+    rows = []
+    nb, wb = t[t["biases"] == "false"], t[t["biases"] == "true"]
+    for _, r in nb[nb["width"] >= 2].iterrows():
+        rows.append(Row("Sec. 2, Fig. 2b inset", f"plateau saddles (duplicated neurons), no "
+                        f"biases, r = {r.width}", "10-30% (range over widths)",
+                        pct(r.duplicates, r.tasks), f"{r.tasks}",
+                        overlap(r.duplicates, r.tasks, 0.10, 0.30),
+                        "share of all initialisations whose converged end point has two "
+                        "neurons with the same input weights"))
+    k, n = wb.loc[wb["width"] >= 2, "duplicates"].sum(), wb.loc[wb["width"] >= 2, "tasks"].sum()
+    rows.append(Row("App. A.1, Fig. A1", "plateau saddles with biases, r = 2..5 pooled",
+                    "\"little to no\"", pct(k, n), f"{n}",
+                    "consistent" if wilson(k, n)[1] < 0.05 else "not consistent",
+                    "criterion: upper 95% bound below 5%"))
+    for label, g in (("no biases", nb), ("biases", wb)):
+        k, n = g["channels"].sum(), g["tasks"].sum()
+        per = ", ".join(f"{100 * c / m:.0f}%" for c, m in zip(g["channels"], g["tasks"]))
+        rows.append(Row("Fig. A1 insets", f"channels (maxnorm reached or channel stop), "
+                        f"{label}, r = 1..5 pooled", "\"a substantial amount\" (figure only)",
+                        pct(k, n), f"{n}", "consistent" if wilson(k, n)[0] > 0.05
+                        else "not consistent",
+                        f"per width r = 1..5: {per}; criterion: lower 95% bound above 5%"))
+    for label, g in (("no biases", nb), ("biases", wb)):
+        k, n = g["shared"].sum(), g["converged"].sum()
+        rows.append(Row("Fig. 2 caption; Fig. A1 caption", f"converged end points at a loss "
+                        f"level that another width also reaches, {label}",
+                        "many (no biases); \"drastically decreases\" with biases",
+                        pct(k, n), f"{n}", "no paper value",
+                        "levels per width r = 1..5: " + ", ".join(map(str, g["levels"]))))
+    kn, nn = nb["shared"].sum(), nb["converged"].sum()
+    kw, nw = wb["shared"].sum(), wb["converged"].sum()
+    if nn and nw:
+        rows.append(Row("Fig. A1 caption", "shared levels: biases vs no biases",
+                        "fewer with biases", f"{100 * kw / nw:.1f}% vs {100 * kn / nn:.1f}%",
+                        f"{nw} / {nn}", "consistent" if wilson(kw, nw)[1] < wilson(kn, nn)[0]
+                        else "not consistent", "criterion: the 95% intervals are disjoint"))
+    return rows + channel_stop_rows(out) + saddle_line_rows(out)
+
+
+def channel_stop_rows(out: Path) -> list[Row]:
+    try:
+        t = read(out, "channels_channel_stop")
+    except FileNotFoundError:
+        return []
+    t["biases"] = t["biases"].astype(str).str.lower()
+    k, n = int(t["same_end_point"].sum()), int(t["seeds"].sum())
+    rows = [Row("App. A.2 (protocol)", "our channel stop vs none (the paper's runs go on to the "
+                "maxnorm): same class and loss level", "-", f"{k}/{n} seeds", f"{n}",
+                "agree" if k == n else "disagree",
+                "channels_channel_stop.yaml: widths 2-5, with and without biases, 30 seeds")]
+    nb = t[t["biases"] == "false"]
+    for stop in ("on", "off"):
+        k, n = int(nb[f"plateau_{stop}"].sum()), int(nb[f"tasks_{stop}"].sum())
+        rows.append(Row("Sec. 2, Fig. 2b inset", f"plateau saddles, no biases, r = 2..5 pooled, "
+                        f"channel stop {stop}", "10-30%", pct(k, n), f"{n}",
+                        overlap(k, n, 0.10, 0.30), "the first 30 seeds per width"))
+    return rows
+
+
+def saddle_line_rows(out: Path) -> list[Row]:
+    try:
+        t, line = read(out, "channels_saddle_line"), read(out, "channels_saddle_line_inertia")
+    except FileNotFoundError:
+        return [Row("Fig. 2c-d", "perturbations from the saddle line", "stable only for "
+                    "gamma in (0, 1)", "-", "-", "not run")]
+    ref = line["saddle_line_loss"].iloc[0]
+    t["stays"] = (np.abs(t["loss"] - ref) <= 1e-6 * ref) & (t["outcome"] != "channel")
+    gamma = t["initial.split.gamma"]
+    inside = t[(gamma > 0) & (gamma < 1)]
+    outside = t[(gamma < 0) | (gamma > 1)]
+    ok = inside["stays"].all() and not outside["stays"].any()
+    rows = [Row("Fig. 2c-d", "end points from theta^gamma +/- 1e-7 e_min",
+                "stay on the line for gamma in (0, 1), escape outside",
+                f"stay: {int(inside['stays'].sum())}/{len(inside)} inside, "
+                f"{int(outside['stays'].sum())}/{len(outside)} outside", f"{len(t)}",
+                "consistent" if ok else "not consistent",
+                "stays: ends at the saddle line's loss (relative 1e-6) and not in a channel")]
+    same = (line["predicted_negative"] == line["computed_negative"]).sum()
+    out_line = line[(line["gamma"] < -1e-9) | (line["gamma"] > 1 + 1e-9)]
+    negs = sorted(out_line["computed_negative"].unique())
+    rows.append(Row("Fig. A4; few-neurons Thm. 4.1", "negative Hessian eigenvalues along the "
+                    "line", "0 inside (0, 1); d = 2 eigenvalues cross zero at gamma = 0, 1",
+                    f"outside [0, 1]: {negs}; Thm. 4.1 prediction matches at {same}/{len(line)} "
+                    "gamma", f"{len(line)} gamma", "consistent" if same == len(line) else
+                    "not consistent", "computed: eigenvalues of the exact Hessian at theta^gamma"))
+    return rows
+
+
+def channels_scaling_rows(out: Path) -> list[Row]:
+    try:
+        t = read(out, "channels_scaling")
+    except FileNotFoundError:
+        return [Row("Fig. 4c", "probability of a channel per dataset and architecture",
+                    "figure only; \"substantial\" for every dataset, rising with s", "-", "-",
+                    "not run", "8,100 tasks, >= 30 core-hours (benchmarks/RESULTS.md, issue 13)")]
+    return [Row("Fig. 4c", f"channels, {r.config}", "figure only", pct(r.channels, r.tasks),
+                f"{r.tasks}", "no paper value") for r in t.itertuples()]
+
+
+# --- few-neurons-theory ------------------------------------------------------------------------
+
+#: Table 1 (App. A.1): count of 1000, loss, smallest and second smallest Hessian eigenvalue
+TABLE1 = {"global min.": (696, 1.17e-29, 0.085, 0.270), "local min.-I": (227, 1.63e-6, 0.335, 0.387),
+          "local min.-II": (64, 1.61e-6, 0.190, 0.260),
+          "sym. ind. local min": (13, 2.02e-5, -2.3e-12, 0.815)}
+
+
+def four_neuron_rows(out: Path) -> list[Row]:
+    t = read(out, "few_neurons_four_neuron")
+    levels = t[t["level"] != "not converged / channel"].copy()
+    levels["level_loss"] = levels["loss"].astype(float)
+    n = int(t["tasks"].sum())
+    rows = []
+    for name, (count, loss, eig0, eig1) in TABLE1.items():
+        if loss < 1e-20:
+            match = levels[levels["level_loss"] < 1e-12]
+        else:   # the level of the nearest loss (local min.-I and -II differ by 1%: by eigenvalue)
+            near = levels[np.abs(np.log(levels["level_loss"] / loss)) < 0.1]
+            match = near.iloc[[int(np.argmin(np.abs(near["min_eig"] - eig0)))]] if len(near) \
+                else near
+        k = int(match["tasks"].sum())
+        rows.append(Row("App. A.1, Table 1", f"share of {name}", f"{count}/1000",
+                        pct(k, n), f"{n}", overlap(k, n, count / 1000, count / 1000),
+                        "matched by loss within 10% (and by smallest eigenvalue)"))
+        if len(match) == 1 and loss > 1e-20:
+            r = match.iloc[0]
+            close = abs(r.loss / loss - 1) < 0.1 and abs(r.second_min_eig / eig1 - 1) < 0.1
+            rows.append(Row("App. A.1, Table 1", f"{name}: loss, 2nd smallest eigenvalue",
+                            f"{loss:.3g}, {eig1:.3g}", f"{r.loss:.3g}, {r.second_min_eig:.3g}",
+                            f"{int(r.tasks)}", "agree" if close else "disagree",
+                            "tolerance 10%: our 10^5 Gaussian inputs are another draw than the "
+                            "paper's"))
+    rest = t[t["level"] == "not converged / channel"]["tasks"].sum()
+    rows.append(Row("App. A.1", "other end points (not one of the four)", "0/1000",
+                    pct(rest, n), f"{n}", overlap(rest, n, 0, 0)))
+    return rows
+
+
+def one_neuron_rows(out: Path) -> list[Row]:
+    t = read(out, "few_neurons_one_neuron")
+    origin = t["norm_w"] < 1e-8
+    rows = []
+    for act, g in t.groupby("activation"):
+        k, n = int(origin[g.index].sum()), len(g)
+        rows.append(Row("Sec. 3.1, Fig. 2", f"{act}: runs that end at the origin (w = 0, the "
+                        "trivial critical point)", "0 (\"all of which converge to the same "
+                        "solution\", 10 seeds per k)", pct(k, n), f"{n}",
+                        overlap(k, n, 0, 0), "all 9 k pooled; at the origin a relu neuron's "
+                        "output weight is free and its loss the teacher's E[f*^2]"))
+    conv = t[(t["gradnorm"] < 1e-6) & ~origin]
+    relu = conv[conv["activation"] == "relu"]
+    dev = np.abs(relu["norm_w_a"] / relu["relu_thm_3_3"] - 1)
+    rows.append(Row("Thm. 3.3, Fig. 2a", "relu: ||w|| a against k h(u)/h(1), k = 2..10",
+                    "equal (closed form)", f"max relative deviation {dev.max():.1e}",
+                    f"{len(relu)} of {int((t['activation'] == 'relu').sum())}",
+                    "agree" if dev.max() < 1e-4 else "disagree",
+                    "tolerance 1e-4; the tasks away from the origin with gradient norm below "
+                    "1e-6"))
+    sim = conv.assign(u=1 / np.sqrt(conv["k"]))
+    worst = np.maximum(np.abs(sim["sim_min"].abs() - sim["u"]), np.abs(sim["sim_max"].abs()
+                                                                          - sim["u"]))
+    for act, g in sim.assign(worst=worst).groupby("activation"):
+        rows.append(Row("Thm. 3.2, Fig. 2", f"{act}: every cos(w, v_i) = 1/sqrt(k)", "equal",
+                        f"max deviation {g['worst'].max():.1e}", f"{len(g)}",
+                        "agree" if g["worst"].max() < 1e-2 else "disagree",
+                        "tolerance 1e-2 (10^5 sampled inputs for the smooth activations)"))
+    checks = [("softplus", "norm_w", "<=", "Thm. 3.4", "||w|| <= 1/sqrt(k)"),
+              ("softplus", "a", ">=", "Thm. 3.4", "a >= k"),
+              ("sigmoid", "norm_w", "<", "Fig. 2b", "||w|| < 1/sqrt(k)"),
+              ("tanh", "norm_w", "<", "Fig. 2b", "||w|| < 1/sqrt(k)"),
+              ("tanh", "a", ">", "Fig. 2c", "|a| > k")]
+    for act, col, op, section, text in checks:
+        g = conv[conv["activation"] == act]
+        ref = 1 / np.sqrt(g["k"]) if col == "norm_w" else g["k"]
+        x = g[col].abs()
+        ok = {"<=": x <= ref * (1 + 1e-9), ">=": x >= ref * (1 - 1e-9), "<": x < ref,
+              ">": x > ref}[op]
+        rows.append(Row(section, f"{act}: {text}", "holds for every k",
+                        f"holds on {int(ok.sum())}/{len(g)}", f"{len(g)}",
+                        "agree" if ok.all() and len(g) else "disagree"))
+    g = conv[conv["activation"] == "sigmoid"]
+    dev = np.abs(g["a"].abs() / g["k"] - 1)
+    rows.append(Row("Fig. 2c caption", "sigmoid: a = k", "\"exactly k\"",
+                    f"max relative deviation {dev.max():.1e}", f"{len(g)}",
+                    "agree" if dev.max() < 1e-2 else "disagree", "tolerance 1e-2"))
+    return rows
+
+
+# --- symmetry-induced critical points ----------------------------------------------------------
+
+def symmetry_rows(out: Path) -> list[Row]:
+    t = read(out, "symmetry_induced")
+    rows = []
+    paper = {"45, sigmoid": ("Fig. 1c", "50/50 (\"consistently\")", 1.0, 1.0),
+             "5, sigmoid": ("Fig. 1c", "\"only a fraction\"", None, None),
+             "10": ("Fig. 5", "50/50 (loss below 10^-16)", 1.0, 1.0)}
+    for _, r in t.iterrows():
+        key = next((k for k in paper if r.student.startswith(k)), None)
+        if key is None:
+            continue
+        section, text, low, high = paper[key]
+        if low is None:
+            wide = t[t["student"].str.startswith("45")]
+            ok = wilson(r.reached, r.tasks)[1] < 1 and (
+                wide.empty or r.share < wide["share"].iloc[0])
+            verdict = "consistent" if ok else "not consistent"
+        else:
+            verdict = overlap(r.reached, r.tasks, low, high)
+        rows.append(Row(section, f"width {r.student}: seeds reaching loss 1e-7", text,
+                        pct(r.reached, r.tasks), f"{r.tasks}", verdict,
+                        f"median final loss {r.median_loss:.2g}; T(4, m) = {r['T(4, m)']}"))
+    try:
+        neurons = read(out, "symmetry_induced_neurons")
+    except FileNotFoundError:
+        return rows
+    ten = neurons[neurons["student"].str.startswith("10")]
+    if len(ten):
+        total = int(ten["neurons"].iloc[0])
+        for size, count in ((1, 34), (2, 54)):
+            k = int(ten.loc[ten["kind"] == f"zero, group size {size}", "count"].sum())
+            rows.append(Row("Fig. 5 right", f"width 10: zero-type neurons in groups of {size}",
+                            f"{count}/500", pct(k, total), f"{total} neurons",
+                            overlap(k, total, count / 500, count / 500),
+                            "neurons of the global minima; the interval treats neurons as "
+                            "independent (they are not: 10 per seed)"))
+    return rows
+
+
+# --- relu-like stationary points ---------------------------------------------------------------
+
+def relu_like_rows(out: Path) -> list[Row]:
+    try:
+        t = read(out, "relu_like")
+    except FileNotFoundError:
+        return [Row("Sec. 4.1.1, App. I-J", "E1-E4: plateaus, escape neurons, end points",
+                    "E1 local min (3 plateaus), E2 and E4 zero loss, E3 local min (loss 0.34)",
+                    "-", "-", "not run", "4 tasks of 500k GD steps, up to ~6 core-hours "
+                    "(benchmarks/RESULTS.md, issue 13)")]
+    return [Row("Sec. 4.1.1, App. I-J", f"{r.run}: end point", "see the paper",
+                f"loss {r.loss:.3g}, gradient {r.gradnorm:.1e}", "1", "no paper value")
+            for r in t.itertuples()]
+
+
+# --- relu-population landscape -----------------------------------------------------------------
+
+WITHHELD = "withheld from our copy (external validation set)"
+
+
+def relu_population_rows(out: Path) -> list[Row]:
+    t = read(out, "relu_population")
+    rows = []
+    for (case, m), g in t.groupby(["case", "M"], sort=False):
+        g = g.set_index("outcome")
+        n = int(g["tasks"].iloc[0])
+        ours = "; ".join(f"{k.split('_')[0]} {pct(g.loc[k, 'count'], n)}"
+                         for k in ("global_min", "local_min", "other"))
+        rows.append(Row("App. G, Table 3" + ("(a)" if case == "K = M" else "(b)"),
+                        f"{case}, M = {m}: global / local / none", WITHHELD, ours, f"{n}",
+                        "no paper value"))
+    for case, text, kind, test in (
+            ("K = M", "\"a significant fraction of trajectories remain trapped\"",
+             "local_min", lambda lo, hi: lo > 0.05),
+            ("K = M + 1", "\"nearly all trajectories converging to zero loss\"",
+             "global_min", lambda lo, hi: lo > 0.9)):
+        g = t[(t["case"] == case) & (t["outcome"] == kind)]
+        k, n = g["count"].sum(), g["tasks"].sum()
+        lo, hi = wilson(k, n)
+        rows.append(Row("Sec. 3.2, Fig. 2", f"{case}, all M pooled: {kind}", text, pct(k, n),
+                        f"{n}", "consistent" if test(lo, hi) else "not consistent",
+                        "criterion: lower 95% bound above " +
+                        ("5%" if kind == "local_min" else "90%")))
+    fam = read(out, "relu_population_families")
+    over = fam[fam["case"] != "K = M"]
+    single = int(over.loc[over["n_anti_aligned"] == 1, "local_minima"].sum())
+    rows.append(Row("Sec. 3.2, Table 1", "K = M + 1: local minima with one anti-aligned unit",
+                    "none (\"no trajectory converged to\" it)",
+                    f"{single} of {int(over['local_minima'].sum())} local minima",
+                    f"{int(t[t['case'] != 'K = M'].groupby('M')['tasks'].first().sum())}",
+                    "consistent" if single == 0 else "not consistent"))
+    lv = read(out, "relu_population_levels")
+    if len(lv):
+        k = int(lv.loc[lv["count"] >= 2, "count"].sum())
+        n = int(lv["count"].sum())
+        rows.append(Row("Sec. 3.1, Fig. 1b, 2", "spurious end points on shared loss levels",
+                        "\"concentrate tightly around discrete loss levels\"", pct(k, n),
+                        f"{n}", "consistent" if wilson(k, n)[0] > 0.9 else "not consistent",
+                        f"{len(lv)} levels (relative tolerance 1e-3) over all (M, K); criterion: "
+                        "lower 95% bound of the share on levels of >= 2 end points above 90%"))
+    return rows + protocol_rows(out)
+
+
+def protocol_rows(out: Path) -> list[Row]:
+    try:
+        t = read(out, "relu_population_protocol")
+    except FileNotFoundError:
+        return [Row("App. G (protocol)", "d of the initial draw, and the dynamics", "not stated",
+                    "-", "-", "not run")]
+    rows = []
+    t = t[t["outcome"].isin(["global_min", "other"])]
+    for (m, method), g in t.groupby(["M", "method"]):
+        g = g[g["outcome"] == ("other" if method == "gd" else "global_min")]
+        what = "not converged after 10^4 steps" if method == "gd" else "global minima"
+        ours = "; ".join(f"d = {r.d_over_M:g}M: {pct(r.count, r.tasks)}" for r in g.itertuples())
+        first, last = g.iloc[0], g.iloc[-1]
+        lo0, hi0 = wilson(first["count"], first["tasks"])
+        moved = any(wilson(r.count, r.tasks)[0] > hi0 or wilson(r.count, r.tasks)[1] < lo0
+                    for r in g.itertuples())
+        rows.append(Row("App. G; App. C (d)", f"K = M = {m}, {method}: {what} against d",
+                        "d not stated (stripped from our copy)", ours,
+                        f"{int(last['tasks'])} per d", "no paper value",
+                        "the 95% interval at d = M is " + ("disjoint from" if moved else
+                                                           "overlaps") + " those at larger d"))
+    try:
+        same = read(out, "relu_population_protocol_agreement")
+    except FileNotFoundError:
+        return rows
+    k, n = int(same["same_end_point"].sum()), int(same["seeds"].sum())
+    rows.append(Row("App. A (the (Q, M) ODEs)", "order_params vs flow_auto: same class and loss "
+                    "level on the same seed", "the paper integrates the (Q, M) ODEs",
+                    f"{k}/{n}", f"{n}", "agree" if k == n else "disagree",
+                    "every M and d of the protocol sweep"))
+    return rows
+
+
+PAPERS: list[tuple[str, str, list[str], Callable[[Path], list[Row]]]] = [
+    ("channels-to-infinity", "Flat channels to infinity in neural loss landscapes",
+     ["channels_loss_levels", "channels_saddle_line"], channels_rows),
+    ("channels-to-infinity, Fig. 4", "channel probability per dataset and architecture",
+     ["channels_scaling"], channels_scaling_rows),
+    ("few-neurons-theory, Fig. 2", "one-neuron students of k orthonormal teacher neurons",
+     ["few_neurons_one_neuron"], one_neuron_rows),
+    ("few-neurons-theory, Table 1", "the width-4 student of the four-neuron teacher",
+     ["few_neurons_four_neuron"], four_neuron_rows),
+    ("symmetry-induced-critical-points", "mild vs vast overparameterisation",
+     ["symmetry_induced"], symmetry_rows),
+    ("relu-like-stationary-points", "GD from small initialisations, E1-E4", ["relu_like"],
+     relu_like_rows),
+    ("relu-population-landscape", "ReLU soft committee machines, App. G and the protocol axes",
+     ["relu_population", "relu_population_protocol"], relu_population_rows),
+]
+
+
+# --- making the tables, and the report ---------------------------------------------------------
+
+def commit() -> str:
+    r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                       text=True)
+    return r.stdout.strip() or "unknown"
+
+
+def provenance(sweep: str, store: Path) -> dict:
+    """The runs.csv row of a store: the profile it was made with and its task counts."""
+    from landscape_hpc.store import Store
+    from landscape_hpc.store.layout import DONE, EMPTY, FAILED
+
+    st = Store(store)
+    status = st.tasks["status"][:]
+    profiles = sorted({f.profile or "full" for f in st.meta.files})
+    return {"sweep": sweep, "profile": "+".join(profiles), "tasks": int((status != EMPTY).sum()),
+            "done": int((status == DONE).sum()), "failed": int((status == FAILED).sum()),
+            "made": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
+            "commit": commit()}
+
+
+def make_tables(runs: Path, out: Path) -> pd.DataFrame:
+    """Run the figure script of every sweep with a store; return runs.csv, updated."""
+    path = out / "runs.csv"
+    table = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=RUNS)
+    for sweep in SWEEPS:
+        store = runs / f"{sweep}.zarr"
+        if not (store / "zarr.json").exists():
+            continue
+        print(f"{sweep}: {store}", flush=True)
+        subprocess.run([sys.executable, str(HERE / f"{sweep}.py"), str(store), "--out", str(out)],
+                       check=True, stdout=subprocess.DEVNULL)
+        row = provenance(sweep, store)
+        table = pd.concat([table[table["sweep"] != sweep], pd.DataFrame([row])])
+    table = table.sort_values("sweep")
+    table.to_csv(path, index=False)
+    return table
+
+
+def markdown(rows: list[Row]) -> str:
+    head = "| quantity | section | paper | ours [95% CI] | n | verdict | note |\n" \
+           "|---|---|---|---|---:|---|---|\n"
+    return head + "".join(f"| {r.quantity} | {r.section} | {r.paper} | {r.ours} | {r.n} | "
+                          f"**{r.verdict}** | {r.note} |\n" for r in rows)
+
+
+def report(out: Path, runs_table: pd.DataFrame, target: Path) -> None:
+    rel = out.resolve().relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out
+    parts = [f"""# Reproduction of the papers' headline numbers
+
+Generated by `python analysis/reproduce.py` from the stores of the shipped sweeps (made by
+`bash analysis/reproduction_runs.sh`: each sweep's `sample` profile, a subset of the published
+sweep's tasks, unless the runs table says `full`); the figures and CSV tables are in `{rel}/`.
+To regenerate: `bash analysis/reproduction_runs.sh && python analysis/reproduce.py`.
+
+Intervals are 95% Wilson intervals of a share, over the n initialisations given.  Verdicts:
+**agree** / **disagree**: the paper's number lies within / outside our interval (or the stated
+tolerance); **consistent** / **not consistent**: the paper says it in words or only in a figure,
+and ours meets / fails the criterion in the note; **no paper value**: the number is withheld
+from our copy of the paper or not stated; **not run**: no store of that sweep yet.  A
+disagreement is reported as measured, with what was checked in its note.
+
+## Runs
+
+| sweep | profile | tasks | done | failed | made | commit |
+|---|---|---:|---:|---:|---|---|
+""" + "".join(f"| `{r.sweep}` | {r.profile} | {r.tasks} | {r.done} | {r.failed} | {r.made} | "
+              f"{r.commit} |\n" for r in runs_table.itertuples())]
+    tally: dict[str, int] = {}
+    for paper, what, sweeps, rows_of in PAPERS:
+        try:
+            rows = rows_of(out)
+        except FileNotFoundError:
+            rows = [Row("-", what, "-", "-", "-", "not run", f"no store of {', '.join(sweeps)}")]
+        for r in rows:
+            tally[r.verdict] = tally.get(r.verdict, 0) + 1
+        figures = "".join(f"![{s}]({rel}/{s}.png)\n" for s in sweeps if (out / f"{s}.png").exists())
+        parts.append(f"\n## {paper}: {what}\n\n{markdown(rows)}\n{figures}")
+    parts.insert(1, "\nVerdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items()))
+                 + "\n")
+    target.write_text("".join(parts))
+    print(f"wrote {target}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=Path, default=ROOT / "runs", help="folder of the stores")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "reproduction",
+                   help="folder of the figures and CSV tables")
+    p.add_argument("--report", type=Path, default=ROOT / "REPRODUCTION.md")
+    args = p.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    report(args.out, make_tables(args.runs, args.out), args.report)
+
+
+if __name__ == "__main__":
+    main()
