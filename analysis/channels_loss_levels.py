@@ -5,8 +5,9 @@
 
 Left/right panel: without/with biases.  Each dot is a task: converged tasks at their final loss,
 channels (stopped at the maxnorm) at the loss where they reached it, coloured by outcome.  Below:
-per width, the share of converged networks with duplicated neurons (the signature of a plateau
-saddle, Fig. 2b inset) and the share of channels (Fig. A1 insets).  The CSV lists per width the
+per width, the share of initialisations that converge with duplicated neurons (the signature of a
+plateau saddle, Fig. 2b inset) and the share of channels (Fig. A1 insets), with 95% Wilson
+intervals.  The CSV lists per width the
 tasks, converged tasks, distinct loss levels, unique solutions up to permutation, duplicates,
 channels, and the converged tasks whose loss level another width also reaches (``shared``: "many
 identical-loss solutions are found by networks of different sizes", Fig. 2).
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 from common import COLORS, CONVERGED, arguments, finish, plt, task_table
 
-from landscape_hpc.aggregate import cluster
+from landscape_hpc.aggregate import cluster, wilson_interval
 from landscape_hpc.analysis.store import channel_results, solution_results
 
 
@@ -64,10 +65,12 @@ def main() -> None:
         ax.set_title(f"{'with' if biases == 'true' else 'without'} biases")
         ax.set_ylabel("final loss")
         t = table[table["biases"] == biases]
-        share.bar(t["width"] - 0.2, t["duplicates"] / t["converged"].clip(lower=1), 0.4,
-                  label="duplicates / converged")
-        share.bar(t["width"] + 0.2, t["channels"] / t["tasks"], 0.4, color=COLORS["channel"],
-                  label="channels / tasks")
+        for shift, what, color in ((-0.2, "duplicates", None), (0.2, "channels",
+                                                                 COLORS["channel"])):
+            f = t[what] / t["tasks"]
+            lo, hi = wilson_interval(t[what].to_numpy(), t["tasks"].to_numpy())
+            share.bar(t["width"] + shift, f, 0.4, yerr=[f - lo, hi - f], capsize=2, color=color,
+                      label=f"{'plateau saddles' if what == 'duplicates' else what} / tasks")
         share.set_ylim(0, 1)
         share.set_xlabel("width r")
         ax.legend(fontsize=8)

@@ -13,6 +13,7 @@ import xarray as xr
 from landscape_hpc.aggregate import CLASSES, classify, wilson_interval
 from landscape_hpc.aggregate.outcomes import THRESHOLDS
 from landscape_hpc.aggregate.plots import COLORS  # noqa: F401  (the scripts' class colours)
+from landscape_hpc.store import DONE
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the non-interactive backend)
@@ -36,12 +37,14 @@ def arguments(doc: str, **extra: dict) -> argparse.Namespace:
 
 def task_table(ds: xr.Dataset, names: list[str] = (), threshold: float | None = None
                ) -> pd.DataFrame:
-    """One row per task: the sweep axes, seed, ``outcome`` (a class name), the scalar results
-    and ``names``; cells without a task are dropped."""
+    """One row per done task: the sweep axes, seed, ``outcome`` (a class name), the scalar
+    results and ``names``.  Cells without a task, and tasks not done (pending, running, failed:
+    ``landscape-hpc status`` counts them), are left out, so a store still running gives the
+    shares of the tasks done so far."""
     ds = classify(ds, threshold)
     scalar = ["status", "loss", "gradnorm", "weightnorm", "stopped_by", "n_negative", *names]
     df = ds[[*scalar, "outcome"]].to_dataframe().reset_index()
-    df = df[df["outcome"] >= 0].copy()
+    df = df[(df["outcome"] >= 0) & (df["status"] == DONE)].copy()
     df["outcome"] = np.asarray(CLASSES)[df["outcome"].to_numpy()]
     df.attrs.update({k: ds.attrs[k] for k in THRESHOLDS})
     return df

@@ -49,7 +49,6 @@ def main() -> None:
     args = arguments(__doc__)
     ds = per_group(args.store, neuron, NEURON)
     df = task_table(ds, list(NEURON)).rename(columns={"teacher_width": "k"})
-    df = df[df["status"] == 3]
     flip = df["a"] < 0                                      # the sign-symmetric tanh solution
     df["abs_a"] = df["a"].abs()
     df.loc[flip, ["sim_min", "sim_max"]] = -df.loc[flip, ["sim_max", "sim_min"]].to_numpy()

@@ -20,6 +20,9 @@ SCRIPTS = {
     "few_neurons_four_neuron": ("few_neurons_four_neuron", []),
     "symmetry_induced": ("symmetry_induced", ["neuron classes:"]),
     "relu_population": ("relu_population", []),
+    "relu_population_protocol": ("relu_population_protocol", []),
+    "channels_channel_stop": ("channels_channel_stop", []),
+    "channels_jump": ("channels_loss_levels", ["limit_error"]),
     "relu_like": ("relu_like", []),
 }
 
@@ -60,6 +63,30 @@ def test_script_writes_its_figure_and_table(script, stores):
     assert rows, f"{table} is empty"
     for text in expected:
         assert text in r.stdout, r.stdout
+
+
+def test_reproduce_compares_the_tables_and_keeps_them_without_stores(stores, tmp_path):
+    """reproduce.py runs every script on the stores in --runs and writes the report; a second
+    call without stores renders the same rows from the kept tables."""
+    for sweep in {s for s, _ in SCRIPTS.values()}:
+        smoke_store(stores, sweep)
+    out, report = tmp_path / "repro", tmp_path / "REPRODUCTION.md"
+    args = ["--out", out, "--report", report]
+    r = run(ROOT / "analysis" / "reproduce.py", "--runs", stores / "runs", *args)
+    assert r.returncode == 0, r.stdout + r.stderr
+    runs = {row["sweep"]: row for row in csv.DictReader((out / "runs.csv").open())}
+    assert set(runs) == {s for s, _ in SCRIPTS.values()}
+    assert all(row["profile"] == "smoke" and row["done"] == row["tasks"] for row in runs.values())
+    text = report.read_text()
+    for title in ("## channels-to-infinity", "## few-neurons-theory, Table 1",
+                  "## symmetry-induced-critical-points", "## relu-like-stationary-points",
+                  "## relu-population-landscape"):
+        assert title in text
+    assert "| Thm. 4.1 prediction" not in text and "matches at 61/61 gamma" in text
+    assert "**not run**" not in text.split("## channels-to-infinity, Fig. 4")[1].split("## few")[0]
+    r = run(ROOT / "analysis" / "reproduce.py", "--runs", tmp_path / "none", *args)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert report.read_text() == text
 
 
 def test_script_refuses_a_path_that_is_not_a_store(tmp_path):
