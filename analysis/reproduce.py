@@ -181,10 +181,11 @@ def saddle_line_rows(out: Path) -> list[Row]:
                 "stays: ends at the saddle line's loss (relative 1e-6) and not in a channel")]
     same = (line["predicted_negative"] == line["computed_negative"]).sum()
     out_line = line[(line["gamma"] < -1e-9) | (line["gamma"] > 1 + 1e-9)]
-    negs = sorted(out_line["computed_negative"].unique())
+    negs = sorted(int(x) for x in out_line["computed_negative"].unique())
     rows.append(Row("Fig. A4; few-neurons Thm. 4.1", "negative Hessian eigenvalues along the "
                     "line", "0 inside (0, 1); d = 2 eigenvalues cross zero at gamma = 0, 1",
-                    f"outside [0, 1]: {negs}; Thm. 4.1 prediction matches at {same}/{len(line)} "
+                    f"outside [0, 1]: {', '.join(map(str, negs))}; Thm. 4.1 prediction matches "
+                    f"at {same}/{len(line)} "
                     "gamma", f"{len(line)} gamma", "consistent" if same == len(line) else
                     "not consistent", "computed: eigenvalues of the exact Hessian at theta^gamma"))
     return rows
@@ -320,6 +321,12 @@ def symmetry_rows(out: Path) -> list[Row]:
         rows.append(Row(section, f"width {r.student}: seeds reaching loss 1e-7", text,
                         pct(r.reached, r.tasks), f"{r.tasks}", verdict,
                         f"median final loss {r.median_loss:.2g}; T(4, m) = {r['T(4, m)']}"))
+        if low is not None:
+            rows.append(Row("App. A", f"width {r.student}: polished below loss 1e-15",
+                            "every converged seed", pct(r.exact, r.tasks), f"{r.tasks}",
+                            overlap(r.exact, r.tasks, low, high),
+                            "our Newton polish stops after 200 steps on these degenerate "
+                            "minima (singular Hessian); the paper runs SLSQP for up to 1000 s"))
     try:
         neurons = read(out, "symmetry_induced_neurons")
     except FileNotFoundError:
@@ -332,8 +339,9 @@ def symmetry_rows(out: Path) -> list[Row]:
             rows.append(Row("Fig. 5 right", f"width 10: zero-type neurons in groups of {size}",
                             f"{count}/500", pct(k, total), f"{total} neurons",
                             overlap(k, total, count / 500, count / 500),
-                            "neurons of the global minima; the interval treats neurons as "
-                            "independent (they are not: 10 per seed)"))
+                            "neurons of the seeds below loss 1e-7, classified at 1 degree and "
+                            "output weights below 1e-6 (the exact minimum is not reached: see "
+                            "above); the interval treats neurons as independent (10 per seed)"))
     return rows
 
 
@@ -417,7 +425,11 @@ def relu_population_rows(out: Path) -> list[Row]:
                     "none (\"no trajectory converged to\" it)",
                     f"{single} of {int(over['local_minima'].sum())} local minima",
                     f"{int(t[t['case'] != 'K = M'].groupby('M')['tasks'].first().sum())}",
-                    "consistent" if single == 0 else "not consistent"))
+                    "consistent" if single == 0 else "not consistent",
+                    "anti-aligned: a student matched to a teacher with negative overlap "
+                    "(Hungarian matching of the K students to the M teachers by |overlap|; the "
+                    "paper's definition for K > M is in math stripped from our copy); local "
+                    "minimum: converged above zero loss, no negative Hessian eigenvalue"))
     lv = read(out, "relu_population_levels")
     if len(lv):
         k = int(lv.loc[lv["count"] >= 2, "count"].sum())
@@ -448,8 +460,8 @@ def protocol_rows(out: Path) -> list[Row]:
         rows.append(Row("App. G; App. C (d)", f"K = M = {m}, {method}: {what} against d",
                         "d not stated (stripped from our copy)", ours,
                         f"{int(g['tasks'].iloc[-1])} per d", "no paper value",
-                        "the 95% interval at d = M is " + ("disjoint from one" if moved else
-                                                           "overlaps those") + " at larger d"))
+                        "the 95% interval at d = M " + ("is disjoint from one" if moved else
+                                                        "overlaps those") + " at larger d"))
     try:
         same = read(out, "relu_population_protocol_agreement")
     except FileNotFoundError:
@@ -492,7 +504,10 @@ CHECKED = {
     "symmetry-induced-critical-points": (
         "Adam's step size and the loss are not stated (10^-3 and the mean squared error here); "
         "the SLSQP polish is replaced by Newton.  The sample stops Adam after 300 s (the paper: "
-        "at loss 10^-7), then polishes."),
+        "at loss 10^-7), then polishes.  Newton (200 steps) does not converge on these "
+        "degenerate minima: the end points stay near 10^-7, so the neuron classes, which need "
+        "the exact minimum, are not comparable; a polish for singular Hessians (SLSQP or "
+        "Levenberg-Marquardt to 10^-15) is what the comparison needs next."),
     "relu-like-stationary-points": (
         "E2-E4 state no step size or number of epochs: those of E1 (0.001, 500k).  E4's "
         "initialisation rescales E1's (the same seed)."),
