@@ -103,19 +103,21 @@ def channels_rows(out: Path) -> list[Row]:
                     "criterion: upper 95% bound below 5%"))
     for label, g in (("no biases", nb), ("biases", wb)):
         k, n = g["channels"].sum(), g["tasks"].sum()
-        per = ", ".join(f"{100 * c / m:.0f}%" for c, m in zip(g["channels"], g["tasks"]))
+        per = ", ".join(f"r = {w}: {100 * c / m:.0f}%"
+                        for w, c, m in zip(g["width"], g["channels"], g["tasks"]))
         rows.append(Row("Fig. A1 insets", f"channels (maxnorm reached or channel stop), "
                         f"{label}, r = 1..5 pooled", "\"a substantial amount\" (figure only)",
                         pct(k, n), f"{n}", "consistent" if wilson(k, n)[0] > 0.05
                         else "not consistent",
-                        f"per width r = 1..5: {per}; criterion: lower 95% bound above 5%"))
+                        f"per width {per}; criterion: lower 95% bound above 5%"))
     for label, g in (("no biases", nb), ("biases", wb)):
         k, n = g["shared"].sum(), g["converged"].sum()
         rows.append(Row("Fig. 2 caption; Fig. A1 caption", f"converged end points at a loss "
                         f"level that another width also reaches, {label}",
                         "many (no biases); \"drastically decreases\" with biases",
                         pct(k, n), f"{n}", "no paper value",
-                        "levels per width r = 1..5: " + ", ".join(map(str, g["levels"]))))
+                        "distinct levels per width " + ", ".join(
+                            f"r = {w}: {v}" for w, v in zip(g["width"], g["levels"]))))
     kn, nn = nb["shared"].sum(), nb["converged"].sum()
     kw, nw = wb["shared"].sum(), wb["converged"].sum()
     if nn and nw:
@@ -233,7 +235,7 @@ def four_neuron_rows(out: Path) -> list[Row]:
                     "criterion: one common factor (within 15%): a loss normalisation; the 10^5 "
                     "Gaussian inputs are another draw than the paper's"))
     eig = levels["min_eig"].to_numpy()
-    rows.append(Row("Sec. 5, Table 1", "smallest Hessian eigenvalue: global < min.-II < min.-I "
+    rows.append(Row("App. A.1, Table 1", "smallest Hessian eigenvalue: global < min.-II < min.-I "
                     "(\"the global minimum is the flattest\", II flatter than I)",
                     "0.085 < 0.190 < 0.335", " < ".join(f"{x:.2g}" for x in eig[:3]),
                     "3 levels", "consistent" if eig[0] < eig[1] < eig[2] else "not consistent",
@@ -257,8 +259,9 @@ def one_neuron_rows(out: Path) -> list[Row]:
         rows.append(Row("Sec. 3.1, Fig. 2", f"{act}: runs that end at the origin (w = 0, the "
                         "trivial critical point)", "0 (\"all of which converge to the same "
                         "solution\", 10 seeds per k)", pct(k, n), f"{n}",
-                        overlap(k, n, 0, 0), "all 9 k pooled; at the origin a relu neuron's "
-                        "output weight is free and its loss the teacher's E[f*^2]"))
+                        overlap(k, n, 0, 0), "all 9 k pooled" + (
+                            "; at the origin a relu neuron's output weight is free and the loss "
+                            "is the teacher's E[f*^2]" if act == "relu" else "")))
     conv = t[(t["gradnorm"] < 1e-6) & ~origin]
     relu = conv[conv["activation"] == "relu"]
     dev = np.abs(relu["norm_w_a"] / relu["relu_thm_3_3"] - 1)
@@ -583,10 +586,15 @@ def make_tables(runs: Path, out: Path) -> pd.DataFrame:
 
 
 def markdown(rows: list[Row]) -> str:
+    """The rows as a markdown table (a '|' in a cell, as in ||w||, escaped)."""
     head = "| quantity | section | paper | ours [95% CI] | n | verdict | note |\n" \
            "|---|---|---|---|---:|---|---|\n"
-    return head + "".join(f"| {r.quantity} | {r.section} | {r.paper} | {r.ours} | {r.n} | "
-                          f"**{r.verdict}** | {r.note} |\n" for r in rows)
+
+    def cells(r: Row) -> list[str]:
+        return [str(x).replace("|", "\\|") for x in (r.quantity, r.section, r.paper, r.ours,
+                                                      r.n, f"**{r.verdict}**", r.note)]
+
+    return head + "".join("| " + " | ".join(cells(r)) + " |\n" for r in rows)
 
 
 def report(out: Path, runs_table: pd.DataFrame, target: Path) -> None:
