@@ -360,6 +360,8 @@ RELU_LIKE = {
     ("relu_like_e3", "9.51e-11"): ("E3", "App. I.0.2, Fig. 12-13", "a local minimum at loss "
                                    "0.34 (= |y_4|^2 / 2: sample 4 not fitted)", 0.34),
     ("relu_like_e1", "0.000875"): ("E4", "App. J, Fig. 15", "zero loss (four kinks)", "zero"),
+    ("relu_like_e1", "0.0295804"): ("E4' (App. P.1's N(0, 8.75e-4) read as a variance)",
+                                    "App. J, P.1", "zero loss (four kinks)", "zero"),
 }
 
 
@@ -513,7 +515,9 @@ CHECKED = {
         "Levenberg-Marquardt to 10^-15) is what the comparison needs next."),
     "relu-like-stationary-points": (
         "E2-E4 state no step size or number of epochs: those of E1 (0.001, 500k).  E4's "
-        "initialisation rescales E1's (the same seed)."),
+        "initialisation rescales E1's (the same seed); App. J writes its law N(0, (8.75e-4)^2) "
+        "and App. P.1 N(0, 8.75e-4): E4 runs the first, E4' the second read as a variance "
+        "(scale 0.0296), and only E4' reaches zero loss as the paper reports."),
     "relu-population-landscape": (
         "The Table 3 numbers are withheld from our copy of the paper (an external validation "
         "set), so our shares are reported without a verdict; the K = M + 1 rows of Table 1 "

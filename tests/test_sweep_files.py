@@ -31,8 +31,10 @@ EXPECTED = {
     "relu_population.yaml": ((15 + 12) * 10_000, 27),
     # its protocol axes (issue 15): M in {8, 12} x d in {M, 2M, 4M} x 3 dynamics, 300 seeds
     "relu_population_protocol.yaml": (2 * 3 * 3 * 300, 18),
-    # relu-like-stationary-points E1-E4, one run each
-    "relu_like.yaml": (4, 4),
+    # its protocol check (issue 15): widths 2-5 x biases x the channel stop on / off, 30 seeds
+    "channels_channel_stop.yaml": (4 * 2 * 2 * 30, 16),
+    # relu-like-stationary-points E1-E4, one run each, and E4 with P.1's scale as a variance
+    "relu_like.yaml": (5, 5),
 }
 #: sweeps from another sweep's store (planned and run in tests/test_analysis_scripts.py)
 FROM_STORE = {"channels_saddle_line.yaml": "runs/channels_loss_levels.zarr"}
