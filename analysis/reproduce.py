@@ -493,7 +493,7 @@ CHECKED = {
         "state its criterion.  The paper's Fig. 2 is titled without biases while its loss "
         "formula (A.2) has them: both settings are reported.  In the figure, the channels "
         "without biases end at losses shared across widths (levels at relative 1e-3: 0.297 "
-        "and 0.553 at r = 3, 4 and 5; 0.617 and 0.736 at r = 2 and 3, each reached by 50-120 "
+        "and 0.553 at r = 3, 4 and 5; 0.617 and 0.736 at r = 2 and 3, each reached by 53-121 "
         "runs): in our runs the identical-loss solutions across network "
         "sizes of Fig. 2 are channel end points, not converged networks.  Fig. 4c "
         "(`channels_scaling.yaml`) "
