@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from landscape_hpc.aggregate import wilson_interval
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 #: sweep -> its figure scripts (the first named after the sweep file)
@@ -57,8 +59,6 @@ class Row:
 
 
 def wilson(k: float, n: float) -> tuple[float, float]:
-    from landscape_hpc.aggregate import wilson_interval
-
     lo, hi = wilson_interval(k, n)
     return float(lo), float(hi)
 
@@ -563,16 +563,16 @@ def commit() -> str:
 
 def provenance(sweep: str, store: Path) -> dict:
     """The runs.csv row of a store: the profile it was made with and its task counts."""
+    from landscape_hpc.run.status import status
     from landscape_hpc.store import Store
-    from landscape_hpc.store.layout import DONE, EMPTY, FAILED
 
     st = Store(store)
-    status = st.tasks["status"][:]
+    counts = status(st)
     profiles = {f.profile or "full" for f in st.meta.files}
-    return {"sweep": sweep, "profile": "full" if "full" in profiles else "+".join(sorted(profiles)), "tasks": int((status != EMPTY).sum()),
-            "done": int((status == DONE).sum()), "failed": int((status == FAILED).sum()),
-            "made": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
-            "commit": commit()}
+    return {"sweep": sweep, "profile": "full" if "full" in profiles else "+".join(sorted(profiles)),
+            "tasks": counts.total, "done": counts.counts["done"],
+            "failed": counts.counts["failed"],
+            "made": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"), "commit": commit()}
 
 
 def make_tables(runs: Path, out: Path) -> pd.DataFrame:
