@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from common import COLORS, arguments, finish, plt, task_table
+from common import COLORS, arguments, finish, plt, same_end_point, task_table
 
 from landscape_hpc.aggregate import wilson_interval
 from landscape_hpc.aggregate.levels import RTOL
@@ -32,11 +32,7 @@ def main() -> None:
     df["channel"] = df["outcome"] == "channel"
     df["plateau"] = df["has_duplicates"].astype(bool) & ~df["channel"] & (
         df["outcome"] != "not_converged")
-    wide = df.pivot_table(index=["biases", "width", "seed"], columns="stop",
-                          values=["outcome", "loss"], aggfunc="first").dropna()
-    on, off = wide["loss"]["on"].astype(float), wide["loss"]["off"].astype(float)
-    same = (wide["outcome"]["on"] == wide["outcome"]["off"]) & (
-        np.abs(on - off) <= RTOL * np.maximum(on, off))
+    same = same_end_point(df, ["biases", "width", "seed"], "stop", "on", "off", rtol=RTOL)
     rows = []
     for (biases, width), g in df.groupby(["biases", "width"]):
         row = {"biases": biases, "width": width,

@@ -9,8 +9,9 @@ per width, the share of initialisations that converge with duplicated neurons (t
 plateau saddle, Fig. 2b inset) and the share of channels (Fig. A1 insets), with 95% Wilson
 intervals.  The CSV lists per width the
 tasks, converged tasks, distinct loss levels, unique solutions up to permutation, duplicates,
-channels, and the converged tasks whose loss level another width also reaches (``shared``: "many
-identical-loss solutions are found by networks of different sizes", Fig. 2).
+channels, the converged tasks whose loss level another width also reaches (``shared``: "many
+identical-loss solutions are found by networks of different sizes", Fig. 2), and the same for
+the channels' losses at the maxnorm (``channels_shared``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from landscape_hpc.analysis.store import channel_results, solution_results
 
 
 def shared_levels(conv: pd.DataFrame) -> pd.Series:
-    """Per converged task: is its loss level (per bias setting) reached by another width too?"""
+    """Per task: is its loss level (per bias setting) reached by another width's task too?"""
     out = pd.Series(False, index=conv.index)
     for _, g in conv.groupby("biases"):
         level = pd.Series(cluster(g["loss"].to_numpy()).index, index=g.index)
@@ -40,6 +41,8 @@ def main() -> None:
     df = task_table(ds, ["has_duplicates", "is_channel", "solution"], threshold=0.0)  # no known
     conv = df["outcome"].isin(CONVERGED)                                             # global min
     shared = shared_levels(df[conv])
+    chan = df["outcome"] == "channel"
+    chan_shared = shared_levels(df[chan])
     rows = []
     for (biases, width), g in df.groupby(["biases", "width"]):
         c = conv[g.index]
@@ -48,7 +51,8 @@ def main() -> None:
                      "unique": g["solution"][c].nunique(),
                      "duplicates": int(g["has_duplicates"][c].sum()),
                      "channels": int((g["outcome"] == "channel").sum()),
-                     "shared": int(shared[g.index[c]].sum())})
+                     "shared": int(shared[g.index[c]].sum()),
+                     "channels_shared": int(chan_shared[g.index[chan[g.index]]].sum())})
     table = pd.DataFrame(rows)
     panels = sorted(df["biases"].unique())
     fig, axes = plt.subplots(2, len(panels), figsize=(5 * len(panels), 6), squeeze=False,

@@ -69,6 +69,20 @@ def kind_shares(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return table
 
 
+def same_end_point(df: pd.DataFrame, keys: list[str], column: str, a: str, b: str,
+                   rtol: float, zero: float = 0.0) -> pd.Series:
+    """Per ``keys`` (a task's seed and the axes but ``column``): whether its tasks with ``column``
+    = ``a`` and = ``b`` end in the same outcome at the same loss (relative ``rtol``, or both below
+    ``zero``); keys that lack one of the two are left out."""
+    wide = df.pivot_table(index=keys, columns=column, values=["outcome", "loss"],
+                          aggfunc="first").dropna()
+    if wide.empty:
+        return pd.Series(dtype=bool, index=pd.MultiIndex.from_tuples([], names=keys))
+    x, y = wide["loss"][a].astype(float), wide["loss"][b].astype(float)
+    same_loss = (np.abs(x - y) <= rtol * np.maximum(x, y)) | ((x < zero) & (y < zero))
+    return same_loss & (wide["outcome"][a] == wide["outcome"][b])
+
+
 def cell(ds: xr.Dataset, row: pd.Series) -> xr.Dataset:
     """The task of a row of :func:`task_table` in ``ds``."""
     return ds.sel({a: row[a] for a in ds.attrs["axes"]} | {"seed": row["seed"]})

@@ -16,9 +16,9 @@ the same class and loss level.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
-from common import COLORS, KINDS, arguments, finish, kind_shares, plt, task_table
+from common import (COLORS, KINDS, arguments, finish, kind_shares, plt, same_end_point,
+                    task_table)
 
 from landscape_hpc.aggregate import ZERO_LOSS
 from landscape_hpc.analysis.store import TEACHER, teacher_results
@@ -29,14 +29,8 @@ STYLE = {"flow_auto": "o-", "order_params": "s--", "gd": "^:"}
 def agreement(df: pd.DataFrame) -> pd.DataFrame:
     """Per (M, d): seeds both flows ran, and on how many they end in the same class at the same
     loss (relative 1e-6, or both below the zero loss)."""
-    flows = df[df["method"].isin(["flow_auto", "order_params"])]
-    wide = flows.pivot_table(index=["M", "d", "seed"], columns="method",
-                             values=["loss", "outcome"], aggfunc="first").dropna()
-    if wide.empty:
-        return pd.DataFrame(columns=["M", "d", "seeds", "same_end_point"])
-    a, b = wide["loss"]["flow_auto"].astype(float), wide["loss"]["order_params"].astype(float)
-    same_loss = (np.abs(a - b) <= 1e-6 * np.maximum(a, b)) | ((a < ZERO_LOSS) & (b < ZERO_LOSS))
-    same = same_loss & (wide["outcome"]["flow_auto"] == wide["outcome"]["order_params"])
+    same = same_end_point(df, ["M", "d", "seed"], "method", "flow_auto", "order_params",
+                          rtol=1e-6, zero=ZERO_LOSS)
     out = same.groupby(level=["M", "d"]).agg(["size", "sum"]).reset_index()
     return out.rename(columns={"size": "seeds", "sum": "same_end_point"})
 

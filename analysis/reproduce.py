@@ -118,6 +118,15 @@ def channels_rows(out: Path) -> list[Row]:
                         pct(k, n), f"{n}", "no paper value",
                         "distinct levels per width " + ", ".join(
                             f"r = {w}: {v}" for w, v in zip(g["width"], g["levels"]))))
+    if "channels_shared" in t:
+        k, n = nb["channels_shared"].sum(), nb["channels"].sum()
+        rows.append(Row("Fig. 2 caption", "channels at a loss level that another width also "
+                        "reaches, no biases", "(identical-loss solutions across sizes)",
+                        pct(k, n), f"{n}", "no paper value",
+                        "the loss where each channel was stopped, levels at relative 1e-3 "
+                        "across widths; per width " + ", ".join(
+                            f"r = {w}: {c}/{m}" for w, c, m in
+                            zip(nb["width"], nb["channels_shared"], nb["channels"]) if m)))
     kn, nn = nb["shared"].sum(), nb["converged"].sum()
     kw, nw = wb["shared"].sum(), wb["converged"].sum()
     if nn and nw:
@@ -303,6 +312,15 @@ def one_neuron_rows(out: Path) -> list[Row]:
 
 # --- symmetry-induced critical points ----------------------------------------------------------
 
+#: what the polish of the symmetry sweep is, against the paper's SLSQP (up to 1000 s)
+POLISH_NOTES = {
+    "newton": "our Newton polish stops after 200 steps on these degenerate minima (singular "
+              "Hessian); the paper runs SLSQP for up to 1000 s",
+    "lm": "Levenberg-Marquardt on the residuals, up to 1000 evaluations, in place of the "
+          "paper's SLSQP (up to 1000 s)",
+}
+
+
 def symmetry_rows(out: Path) -> list[Row]:
     t = read(out, "symmetry_induced")
     rows = []
@@ -328,8 +346,7 @@ def symmetry_rows(out: Path) -> list[Row]:
             rows.append(Row("App. A", f"width {r.student}: polished below loss 1e-15",
                             "every converged seed", pct(r.exact, r.tasks), f"{r.tasks}",
                             overlap(r.exact, r.tasks, low, high),
-                            "our Newton polish stops after 200 steps on these degenerate "
-                            "minima (singular Hessian); the paper runs SLSQP for up to 1000 s"))
+                            POLISH_NOTES[r.get("polish", "newton")]))
     try:
         neurons = read(out, "symmetry_induced_neurons")
     except FileNotFoundError:
@@ -337,14 +354,16 @@ def symmetry_rows(out: Path) -> list[Row]:
     ten = neurons[neurons["student"].str.startswith("10")]
     if len(ten):
         total = int(ten["neurons"].iloc[0])
+        exact = t[t["student"].str.startswith("10")].iloc[0]
         for size, count in ((1, 34), (2, 54)):
             k = int(ten.loc[ten["kind"] == f"zero, group size {size}", "count"].sum())
             rows.append(Row("Fig. 5 right", f"width 10: zero-type neurons in groups of {size}",
                             f"{count}/500", pct(k, total), f"{total} neurons",
                             overlap(k, total, count / 500, count / 500),
                             "neurons of the seeds below loss 1e-7, classified at 1 degree and "
-                            "output weights below 1e-6 (the exact minimum is not reached: see "
-                            "above); the interval treats neurons as independent (10 per seed)"))
+                            f"output weights below 1e-6 ({exact.exact} of {exact.reached} "
+                            "seeds at the exact minimum, below 1e-15); the interval treats "
+                            "neurons as independent (10 per seed)"))
     return rows
 
 
@@ -491,10 +510,9 @@ CHECKED = {
         "it, and the rows above compare where they end.  A plateau saddle is counted as a "
         "converged end point with two input vectors closer than 1e-3 (L2); the paper does not "
         "state its criterion.  The paper's Fig. 2 is titled without biases while its loss "
-        "formula (A.2) has them: both settings are reported.  In the figure, the channels "
-        "without biases end at losses shared across widths (levels at relative 1e-3: 0.297 "
-        "and 0.553 at r = 3, 4 and 5; 0.617 and 0.736 at r = 2 and 3, each reached by 53-121 "
-        "runs): in our runs the identical-loss solutions across network "
+        "formula (A.2) has them: both settings are reported.  Without biases, nearly all runs "
+        "at r >= 2 end in channels, and the loss levels shared across widths are those of "
+        "channels (the row above): in our runs the identical-loss solutions across network "
         "sizes of Fig. 2 are channel end points, not converged networks.  Fig. 4c "
         "(`channels_scaling.yaml`) "
         "was not run: 8,100 tasks of up to P = 289 parameters on 10^4 points, >= 30 "
@@ -556,8 +574,9 @@ PAPERS: list[tuple[str, str, list[str], Callable[[Path], list[Row]]]] = [
 # --- making the tables, and the report ---------------------------------------------------------
 
 def commit() -> str:
-    r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                       text=True)
+    """The checkout's commit, with ``-dirty`` if the tree has uncommitted changes."""
+    r = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
+                       capture_output=True, text=True)
     return r.stdout.strip() or "unknown"
 
 

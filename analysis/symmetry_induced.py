@@ -9,7 +9,8 @@ the dashed line is the loss 1e-7 the training aims for.  Right (Fig. 5 right): t
 of all tasks that reach it, classified against the teacher: copies of a teacher neuron (within
 1 degree) and zero-type neurons by group size (1: vanishing output weight; k >= 2: k neurons with
 equal input vectors whose output weights sum to zero).  The CSV lists per student the tasks, the
-share reaching the loss, those below 1e-15 (``exact``: App. A's polished global minima), and the number of symmetry-induced critical manifolds T(4, m) of
+share reaching the loss, those below 1e-15 (``exact``: App. A's polished global minima), the
+polish method of the sweep, and the number of symmetry-induced critical manifolds T(4, m) of
 Thm. 3.1 (the closed form) for the student width m; ``_neurons.csv`` the neuron classes per
 student (of the tasks that reach the loss).
 """
@@ -53,8 +54,10 @@ def main() -> None:
     store = Store(args.store)
     ds = teacher_results(args.store)
     df = task_table(ds, list(TEACHER))
-    df["width"] = [group_network(store.group_config(int(cell(ds, row)["group"]))).spec.widths[0]
-                   for _, row in df.iterrows()]
+    configs = [store.group_config(int(cell(ds, row)["group"])) for _, row in df.iterrows()]
+    df["width"] = [group_network(c).spec.widths[0] for c in configs]
+    df["polish"] = [(c["dynamics"].get("polish") or {"method": "off"}).get("method", "newton")
+                    for c in configs]
     df["label"] = df["student"].str.strip("[]").str.replace('"', "")
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
     rows = []
@@ -66,6 +69,7 @@ def main() -> None:
                      "reached": int((g["loss"] < TARGET_LOSS).sum()),
                      "share": float((g["loss"] < TARGET_LOSS).mean()),
                      "exact": int((g["loss"] < EXACT_LOSS).sum()),
+                     "polish": g["polish"].iloc[0],
                      "median_loss": float(np.median(loss)), "T(4, m)": T(4, m) if m >= 4 else 0})
     left.axhline(TARGET_LOSS, ls="--", c="k", lw=0.8)
     left.set(yscale="log", xlabel="seeds, sorted by loss", ylabel="final loss",

@@ -6,7 +6,8 @@ otherwise lam *= 100.  Being a root finder for the gradient rather than a minimi
 to the nearest critical point of any index, and the damping keeps it sane on singular Hessians
 (saddle lines).  lam is relative to max l^2.  Stop reasons: gtol (gradient infinity-norm <= gtol),
 maxsteps, maxtime (the batch's polish ran ``maxtime`` seconds), stalled (lam grew past 1e12: no
-decrease is found any more), nonfinite.
+decrease is found any more), nonfinite.  ``method: lm`` minimises the squared residuals instead
+(:mod:`.least_squares`), for minima with singular Hessians.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import time
 import torch
 
 from ..models.objective import Objective
+from .least_squares import METHOD as LM
+from .least_squares import polish_lm
 from .record import POLISH_REASONS, Polish
 from .spec import PolishSpec
 
@@ -42,6 +45,9 @@ def polish(obj: Objective, theta: Tensor, spec: PolishSpec, todo: Tensor,
     if at is None:
         at = obj.evaluate(theta, 2)
         evals += 1
+    if spec.method == LM:
+        theta, reason, steps, more, at = polish_lm(obj, theta, spec, todo, at)
+        return theta, reason, steps, evals + more, at
     value, grad, hess = (d.clone() for d in at)
     idx = torch.nonzero(todo).flatten()
     if len(idx) == 0:

@@ -46,7 +46,7 @@ class Stop(StrEnum):
 
 
 class Polish(StrEnum):
-    """Why the Newton polish stopped (:mod:`.polish`); the order gives the codes."""
+    """Why the polish stopped (:mod:`.polish`, :mod:`.least_squares`); the order gives the codes."""
 
     RUNNING = ""
     GTOL = "gtol"

@@ -12,7 +12,8 @@ In YAML (the ``dynamics`` of a sweep task)::
     eta: 1.0e-3             # step size of gd, adam, sgd
     batch_size: 32          # sgd only
     stop: {maxtime: 3600, maxsteps: 1.0e9, patience: 1.0e6, min_loss: 0, min_gradnorm: 1.0e-12}
-    polish: {method: newton, gtol: 1.0e-13, maxsteps: 200, maxtime: .inf}   # or polish: null
+    polish: {method: newton, gtol: 1.0e-13, maxsteps: 200, maxtime: .inf}   # or polish: null;
+                            # method: lm minimises the squared residuals (.least_squares)
     snapshots: {per_decade: 4, tmin: 1.0e-3, decades: 16, theta: true}
     channel: {cosine: 1.0e-3, update_fraction: 0.9, ...}   # channel-to-infinity stop; or null
 
@@ -44,11 +45,13 @@ class StopSpec(Spec):
 
 
 class PolishSpec(Spec):
-    """Newton polish (Levenberg-Marquardt on grad = 0) to the nearest critical point of any index."""
+    """The polish of the end point: ``newton`` (Levenberg-Marquardt on grad = 0, .polish) to the
+    nearest critical point of any index, or ``lm`` (Levenberg-Marquardt on the residuals,
+    .least_squares) to the nearest minimum, for singular Hessians of zero-loss manifolds."""
 
-    method: Literal["newton"] = "newton"
+    method: Literal["newton", "lm"] = "newton"
     gtol: float = Field(default=1e-13, ge=0, description="gradient infinity-norm to reach")
-    maxsteps: int = Field(default=200, ge=0)
+    maxsteps: int = Field(default=200, ge=0, description="steps (newton) or evaluations (lm)")
     maxtime: float = Field(default=math.inf, gt=0, description="wall-time limit in seconds")
 
 

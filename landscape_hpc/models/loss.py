@@ -8,12 +8,14 @@ with vmap) instead, the reference and baseline.  See :mod:`.objective` for the c
 
 from __future__ import annotations
 
+import math
+
 import torch
-from torch.func import grad, hessian, vmap
+from torch.func import grad, hessian, jacfwd, vmap
 
 from . import deep, shallow
 from .network import DTYPE, Network
-from .objective import LossSpec, Objective
+from .objective import LossSpec, Objective, barrier_residual
 
 Tensor = torch.Tensor
 
@@ -57,6 +59,22 @@ class EmpiricalLoss(Objective):
     def residuals(self, theta: Tensor) -> Tensor:
         """f(x; theta) - y, shape (..., N, out)."""
         return self.net(theta, self.x) - self.y
+
+    def least_squares(self, theta: Tensor) -> tuple[Tensor, Tensor]:
+        """Residuals r (B, M) with L + R = ||r||^2 and their exact Jacobian (B, M, P), for
+        theta (B, P): sqrt(factor / N) e of every sample and output (analytic for one hidden
+        layer, torch.func otherwise), then sqrt(R) of the barrier where maxnorm is finite."""
+        s = self.weight ** 0.5
+        if self.analytic and self.net.depth == 1:
+            e, J = shallow.jacobian(self.net, self._inputs, self.y, self._check(theta))
+        else:
+            e = self.residuals(theta).flatten(-2)
+            J = vmap(jacfwd(lambda t: self.residuals(t).flatten()))(theta)
+        r, J = s * e, s * J
+        if math.isinf(self.maxnorm):
+            return r, J
+        rb, Jb = barrier_residual(theta, self.maxnorm)
+        return torch.cat([r, rb], -1), torch.cat([J, Jb], -2)
 
     def derivatives(self, theta: Tensor, order: int) -> tuple[Tensor, ...]:
         if self.analytic and self.net.depth > 1:

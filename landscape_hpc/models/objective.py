@@ -72,6 +72,16 @@ def barrier(theta: Tensor, maxnorm: float, order: int = 0) -> tuple[Tensor, ...]
     return tuple(out)
 
 
+def barrier_residual(theta: Tensor, maxnorm: float) -> tuple[Tensor, Tensor]:
+    """sqrt(R) for theta (B, P) as one more residual (B, 1), and its Jacobian (B, 1, P): the
+    barrier in least-squares form, R = r^2 (C^1 at weightnorm = maxnorm)."""
+    P = theta.shape[-1]
+    excess = torch.clamp_min(weightnorm(theta) - maxnorm, 0.0)
+    r = excess**1.5 / math.sqrt(3)
+    J = (math.sqrt(3) / 2 * excess.sqrt() / P).unsqueeze(-1) * theta
+    return r.unsqueeze(-1), J.unsqueeze(-2)
+
+
 class Objective(ABC):
     """A loss L with exact derivatives up to the Hessian, plus the maxnorm barrier R.
 

@@ -111,19 +111,33 @@ def derivatives(net: Network, inputs: Inputs, y: Tensor, nu: float, theta: Tenso
     return tuple(out) if batched else tuple(o[0] for o in out)
 
 
-def _hessian(net: Network, inputs: Inputs, e: Tensor, AT: Tensor, h: Tensor, h1: Tensor,
-             q: Tensor) -> Tensor:
-    """J^T J + S (without the factor 2 nu); e is (B, K, N), AT = A^T (B, r, K), h, h1 and
-    q = (e A) * sigma'' (which weighs S[u_i, u_i]) are (B, r, N).
+def jacobian(net: Network, inputs: Inputs, y: Tensor, theta: Tensor) -> tuple[Tensor, Tensor]:
+    """Residuals e (B, N K) and their Jacobian J (B, N K, P) for theta (B, P); entry n K + k is
+    output k of sample n (the Gauss-Newton part of the Hessian is 2 nu J^T J)."""
+    B = theta.shape[0]
+    N, K = y.shape
+    A = net.readout(theta)
+    z = torch.matmul(net.view(theta, "w"), inputs.xT)
+    if net.has("b"):
+        z = z + net.view(theta, "b").unsqueeze(-1)
+    h, h1 = net.activation.derivatives(z, 1)
+    f = torch.matmul(A, h)
+    if net.has("c"):
+        f = f + net.view(theta, "c").unsqueeze(-1)
+    e = (f - y.T).transpose(-1, -2).reshape(B, N * K)
+    return e, _jacobian_t(net, inputs, A.transpose(-1, -2), h, h1, K).transpose(-1, -2)
 
-    J^T is filled block by block into one (B, P, N K) tensor with the samples innermost, so that
-    every elementwise product runs over long contiguous rows; J^T J is then one batched product.
-    """
-    B, K, N = e.shape
-    r, d = h.shape[1], inputs.x.shape[1]
+
+def _jacobian_t(net: Network, inputs: Inputs, AT: Tensor, h: Tensor, h1: Tensor, K: int
+                ) -> Tensor:
+    """J^T (B, P, N K) of the outputs, AT = A^T (B, r, K), h and h1 = sigma, sigma' (B, r, N).
+
+    J^T is filled block by block with the samples innermost, so that every elementwise product
+    runs over long contiguous rows."""
+    B, r, N = h.shape
+    d = inputs.x.shape[1]
     P = net.num_params
-    has_b, has_a, has_c = net.has("b"), net.fixed_a is None, net.has("c")
-    JT = torch.empty(B, P, N * K, dtype=e.dtype)
+    JT = torch.empty(B, P, N * K, dtype=h.dtype)
     if K == 1:  # keep the samples as the innermost, contiguous dimension
         Ah1 = AT * h1                                                   # (B, r, N)
         torch.mul(Ah1.unsqueeze(2), inputs.xT, out=JT[:, :r * d].view(B, r, d, N))
@@ -132,28 +146,40 @@ def _hessian(net: Network, inputs: Inputs, e: Tensor, AT: Tensor, h: Tensor, h1:
         torch.mul(Ah1.unsqueeze(2), inputs.xT.unsqueeze(-1),
                   out=JT[:, :r * d].view(B, r, d, N, K))                # rows of w
     o = r * d
-    if has_b:
+    if net.has("b"):
         JT[:, o:o + r].view(B, r, N, K).copy_(Ah1.view(B, r, N, K))
         o += r
-    if has_a:
+    if net.fixed_a is None:
         block = JT[:, o:o + K * r].view(B, K, r, N, K)
         if K > 1:
             block.zero_()
         for k in range(K):
             block[:, k, :, :, k].copy_(h)
         o += K * r
-    if has_c:
+    if net.has("c"):
         block = JT[:, o:o + K].view(B, K, N, K)
         block.zero_()
         for k in range(K):
             block[:, k, :, k] = 1.0
+    return JT
+
+
+def _hessian(net: Network, inputs: Inputs, e: Tensor, AT: Tensor, h: Tensor, h1: Tensor,
+             q: Tensor) -> Tensor:
+    """J^T J + S (without the factor 2 nu); e is (B, K, N), AT = A^T (B, r, K), h, h1 and
+    q = (e A) * sigma'' (which weighs S[u_i, u_i]) are (B, r, N).  J^T J is one batched product.
+    """
+    B, K, N = e.shape
+    r = h.shape[1]
+    P = net.num_params
+    JT = _jacobian_t(net, inputs, AT, h, h1, K)
     H = torch.matmul(JT, JT.transpose(-1, -2))
 
     uu, ua, au = _layout(net)
     Hf = H.view(B, P * P)
     s_uu = torch.matmul(q.unsqueeze(2) * inputs.xtT, inputs.xt)         # (B, r, d~, d~)
     Hf.index_add_(1, uu, s_uu.reshape(B, -1))                           # S[u_i, u_i]
-    if has_a:
+    if net.fixed_a is None:
         eh = e * h1 if K == 1 else (e.unsqueeze(2) * h1.unsqueeze(1)).reshape(B, K * r, N)
         s_ua = torch.matmul(eh, inputs.xt).reshape(B, -1)               # (B, K, r, d~)
         Hf.index_add_(1, ua, s_ua)

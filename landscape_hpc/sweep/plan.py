@@ -17,6 +17,8 @@ import numpy as np
 import pydantic
 
 from ..config import ConfigError, describe
+from ..dynamics.least_squares import METHOD as LM
+from ..dynamics.least_squares import check_problem as check_lm
 from ..dynamics.order_params import METHOD as ORDER_PARAMS
 from ..dynamics.order_params import check_problem
 from ..dynamics.spec import DynamicsSpec
@@ -290,14 +292,22 @@ class _Expander:
                                    + (f" (from {', '.join(src)})" if src else ""))
 
     def _check_method(self, parts: dict, chosen: Chosen) -> None:
-        """The problem fits a method that needs a kind of problem (``order_params``)."""
-        if parts["dynamics"].get("method") != ORDER_PARAMS:
-            return
+        """The problem fits the methods that need a kind of problem (``order_params``, the
+        ``lm`` polish)."""
+        dynamics = parts["dynamics"]
+        polish = dynamics.get("polish")
+        if dynamics.get("method") == ORDER_PARAMS:
+            self._check_fits(check_problem, "dynamics.method", parts, chosen)
+        if isinstance(polish, dict) and polish.get("method") == LM:
+            self._check_fits(check_lm, "dynamics.polish.method", parts, chosen)
+
+    def _check_fits(self, check: Callable[[ProblemSpec], None], setting: str, parts: dict,
+                    chosen: Chosen) -> None:
         try:
-            check_problem(ProblemSpec.model_validate(parts["problem"]))
+            check(ProblemSpec.model_validate(parts["problem"]))
         except ConfigError as err:
             key = str(err).partition(":")[0]
-            src = self._sources(key, chosen) + self._sources("dynamics.method", chosen)
+            src = self._sources(key, chosen) + self._sources(setting, chosen)
             raise self.sweep.error(f"task settings ({describe_chosen(chosen)}) do not fit the "
                                    f"dynamics: {err} (from {', '.join(src) or 'defaults'})")
 
