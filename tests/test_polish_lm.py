@@ -78,6 +78,17 @@ def test_lm_keeps_to_its_time_budget():
     assert torch.equal(out, theta)
 
 
+def test_lm_refuses_an_objective_without_residuals():
+    problem = build_problem({"net": {"input_dim": 3, "widths": [2], "activation": "relu",
+                                     "biases": False, "fixed_readout": 1.0},
+                             "target": {"kind": "teacher", "teacher": {
+                                 "kind": "orthonormal", "activation": "relu", "width": 2}},
+                             "inputs": {"kind": "population"}})
+    with pytest.raises(ValueError, match="needs the residuals .* PopulationLoss has none"):
+        polish(problem.objective, problem.initial_theta(0, 1), PolishSpec(method="lm"),
+               torch.tensor([True]))
+
+
 def test_plan_refuses_lm_on_a_population_loss_naming_the_setting(tmp_path):
     sweep = {"name": "bad", "fixed": {
         "problem": {"net": {"input_dim": 4, "widths": [2], "activation": "relu",

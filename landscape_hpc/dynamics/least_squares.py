@@ -51,6 +51,9 @@ def check_problem(spec: ProblemSpec) -> None:
 def polish_lm(obj: Objective, theta: Tensor, spec: PolishSpec, todo: Tensor, at: Derivs
               ) -> tuple[Tensor, Tensor, Tensor, Tensor, Derivs]:
     """As :func:`.polish.polish`, by Levenberg-Marquardt on the rows of ``theta`` where ``todo``."""
+    if not hasattr(obj, "least_squares"):
+        raise ValueError(f"polish method '{METHOD}' needs the residuals of a finite data set; "
+                         f"{type(obj).__name__} has none")
     B = theta.shape[0]
     theta = theta.clone()
     reason = torch.full((B,), POLISH_REASONS.index(Polish.SKIPPED), dtype=torch.int64)
