@@ -574,10 +574,15 @@ PAPERS: list[tuple[str, str, list[str], Callable[[Path], list[Row]]]] = [
 # --- making the tables, and the report ---------------------------------------------------------
 
 def commit() -> str:
-    """The checkout's commit, with ``-dirty`` if the tree has uncommitted changes."""
-    r = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
-                       capture_output=True, text=True)
-    return r.stdout.strip() or "unknown"
+    """The checkout's commit, with ``-dirty`` if files other than the report's own outputs have
+    uncommitted changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True,
+                              text=True).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", ".", ":!docs/reproduction", ":!REPRODUCTION.md")
+    return head + ("-dirty" if dirty else "")
 
 
 def provenance(sweep: str, store: Path) -> dict:
