@@ -101,6 +101,20 @@ def test_store_of_another_sweep_is_refused(reference, tmp_path):
     assert cli("status", tmp_path).returncode == 2
 
 
+def test_a_failed_creation_leaves_no_store(tmp_path, monkeypatch):
+    def killed(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Store, "_extend", killed)
+    with pytest.raises(KeyboardInterrupt):
+        Store.create_or_extend(tmp_path / "runs" / "s.zarr", plan_sweep(SWEEP))
+    assert list((tmp_path / "runs").iterdir()) == []
+    monkeypatch.undo()
+    store, added = Store.create_or_extend(tmp_path / "runs" / "s.zarr", plan_sweep(SWEEP))
+    assert added > 0 and [p.name for p in (tmp_path / "runs").iterdir()] == ["s.zarr"]
+    assert store.path == tmp_path / "runs" / "s.zarr"
+
+
 def test_kill_nine_then_resume_equals_uninterrupted_run(reference, tmp_path):
     path = tmp_path / "k.zarr"
     rng = random.Random(1234)
@@ -110,6 +124,9 @@ def test_kill_nine_then_resume_equals_uninterrupted_run(reference, tmp_path):
                  ["resume", str(path)])
         proc = subprocess.Popen(args + ["-q", "--checkpoint-every", "0.2"], cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120  # a kill before the store exists leaves none (see below)
+        while not (path / "zarr.json").exists() and time.time() < deadline:
+            time.sleep(0.1)
         time.sleep(rng.uniform(3.0, 7.0))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -32,6 +32,7 @@ import itertools
 import math
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -149,10 +150,27 @@ class Store:
         elif path.exists():
             raise ConfigError(f"{path}: exists and is not a landscape-hpc store")
         else:
-            store = cls._new(path, plan)
+            return cls._create(path, plan, text)
         added = store._extend(plan, text)
         store.consolidate()
         return store, added
+
+    @classmethod
+    def _create(cls, path: Path, plan: Plan, text: str) -> tuple["Store", int]:
+        """A new store, written beside ``path`` and renamed into place once complete: a creation
+        that is killed leaves no store at ``path`` (only a ``.partial-*`` directory)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{path.name}.partial-"))
+        tmp.rmdir()
+        try:
+            store = cls._new(tmp, plan)
+            added = store._extend(plan, text)
+            store.consolidate()
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        os.rename(tmp, path)
+        return cls(path, "r+"), added
 
     @classmethod
     def _new(cls, path: Path, plan: Plan) -> "Store":
