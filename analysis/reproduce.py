@@ -144,11 +144,18 @@ def jump_rows(out: Path) -> list[Row]:
         return []
     text = {"limit_error": "error of the GLU limit", "loss_decrease": "loss decrease per jump",
             "sharpness": "sharpness (largest Hessian eigenvalue)"}
+    jumps = read(out, "channels_jump")
+    ratios = {}  # successive jumps, as the growing / the shrinking one: 2^|slope| predicted
+    for r in t.itertuples():
+        x = jumps[r.quantity] / jumps[r.quantity].shift(-1)
+        ratios[r.quantity] = ", ".join(f"{v:.2f}" for v in (x if r.predicted > 0 else 1 / x)
+                                       .dropna())
     return [Row("Fig. 5, App. C.1", f"jump procedure: {text[r.quantity]} against eps "
                 "(log-log slope)", f"{r.predicted:g} (eps^{r.predicted:g})", f"{r.fitted:.3f}",
                 "8 jumps", "agree" if abs(r.fitted - r.predicted) < 0.2 else "disagree",
                 f"tolerance 0.2; a channel of the loss-levels sweep (width {r.width}, seed "
-                f"{r.seed}, neurons {r.pair}), not the paper's 8-D one")
+                f"{r.seed}, neurons {r.pair}), not the paper's 8-D one; ratios of successive "
+                f"jumps {ratios[r.quantity]} (eps halves: {2 ** abs(r.predicted):g} predicted)")
             for r in t.itertuples()]
 
 
