@@ -11,7 +11,7 @@ intervals.  The CSV lists per width the
 tasks, converged tasks, distinct loss levels, unique solutions up to permutation, duplicates,
 channels, the converged tasks whose loss level another width also reaches (``shared``: "many
 identical-loss solutions are found by networks of different sizes", Fig. 2), and the same for
-the channels' losses at the maxnorm (``channels_shared``).
+the channels, at the loss where each was stopped (``channels_shared``).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def main() -> None:
                      "levels": len(cluster(g["loss"][c].to_numpy()).value),
                      "unique": g["solution"][c].nunique(),
                      "duplicates": int(g["has_duplicates"][c].sum()),
-                     "channels": int((g["outcome"] == "channel").sum()),
+                     "channels": int(chan[g.index].sum()),
                      "shared": int(shared[g.index[c]].sum()),
                      "channels_shared": int(chan_shared[g.index[chan[g.index]]].sum())})
     table = pd.DataFrame(rows)

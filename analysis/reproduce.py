@@ -321,9 +321,9 @@ def one_neuron_rows(out: Path) -> list[Row]:
 
 #: what the polish of the symmetry sweep is, against the paper's SLSQP (up to 1000 s)
 POLISH_NOTES = {
-    "newton": "our Newton polish stops after 200 steps on these degenerate minima (singular "
+    "newton": "our Newton polish stops after {n} steps on these degenerate minima (singular "
               "Hessian); the paper runs SLSQP for up to 1000 s",
-    "lm": "Levenberg-Marquardt on the residuals, up to 1000 evaluations, in place of the "
+    "lm": "Levenberg-Marquardt on the residuals, up to {n} evaluations, in place of the "
           "paper's SLSQP (up to 1000 s)",
 }
 
@@ -353,10 +353,9 @@ def symmetry_rows(out: Path) -> list[Row]:
             rows.append(Row("App. A", f"width {r.student}: polished below loss 1e-15",
                             "every converged seed", pct(r.exact, r.tasks), f"{r.tasks}",
                             overlap(r.exact, r.tasks, low, high),
-                            POLISH_NOTES[r.get("polish", "newton")] + (
+                            POLISH_NOTES[r.polish].format(n=r.polish_budget) + (
                                 f"; {r.budget_spent} stopped at that budget, at losses up to "
-                                f"{r.worst_reached_loss:.1g}" if r.get("budget_spent", 0)
-                                else "")))
+                                f"{r.worst_reached_loss:.1g}" if r.budget_spent else "")))
     try:
         neurons = read(out, "symmetry_induced_neurons")
     except FileNotFoundError:
@@ -520,8 +519,8 @@ CHECKED = {
         "it, and the rows above compare where they end.  A plateau saddle is counted as a "
         "converged end point with two input vectors closer than 1e-3 (L2); the paper does not "
         "state its criterion.  The paper's Fig. 2 is titled without biases while its loss "
-        "formula (A.2) has them: both settings are reported.  Without biases, nearly all runs "
-        "at r >= 2 end in channels, and the loss levels shared across widths are those of "
+        "formula (A.2) has them: both settings are reported.  Without biases, most runs at "
+        "r >= 2 end in channels (the channels row), and the loss levels shared across widths are those of "
         "channels (the row above): in our runs the identical-loss solutions across network "
         "sizes of Fig. 2 are channel end points, not converged networks.  Fig. 4c "
         "(`channels_scaling.yaml`) "

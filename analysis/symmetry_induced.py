@@ -10,9 +10,9 @@ of all tasks that reach it, classified against the teacher: copies of a teacher 
 1 degree) and zero-type neurons by group size (1: vanishing output weight; k >= 2: k neurons with
 equal input vectors whose output weights sum to zero).  The CSV lists per student the tasks, the
 share reaching the loss, those below 1e-15 (``exact``: App. A's polished global minima), the
-polish method of the sweep, the tasks that reach 1e-7 but not 1e-15 because the polish ran out
-of steps (``budget_spent``), the highest loss below 1e-7, and the number of symmetry-induced critical manifolds T(4, m) of
-Thm. 3.1 (the closed form) for the student width m; ``_neurons.csv`` the neuron classes per
+polish method and its budget (steps or evaluations), the tasks that reach 1e-7 but not 1e-15
+because the polish ran out of it (``budget_spent``), the highest loss below 1e-7, and the
+number of symmetry-induced critical manifolds T(4, m) of Thm. 3.1 (the closed form) for the student width m; ``_neurons.csv`` the neuron classes per
 student (of the tasks that reach the loss).
 """
 
@@ -27,6 +27,7 @@ from common import arguments, cell, finish, plt, task_table
 
 from landscape_hpc.analysis import T, neuron_classes
 from landscape_hpc.analysis.store import TEACHER, group_network, teacher_results
+from landscape_hpc.dynamics import DynamicsSpec
 from landscape_hpc.store import Store
 from landscape_hpc.targets import teacher_network
 
@@ -57,8 +58,9 @@ def main() -> None:
     df = task_table(ds, [*TEACHER, "polish_stopped_by"])
     configs = [store.group_config(int(cell(ds, row)["group"])) for _, row in df.iterrows()]
     df["width"] = [group_network(c).spec.widths[0] for c in configs]
-    df["polish"] = [(c["dynamics"].get("polish") or {"method": "off"}).get("method", "newton")
-                    for c in configs]
+    polishes = [DynamicsSpec.model_validate(c["dynamics"]).polish for c in configs]
+    df["polish"] = [p.method if p else "off" for p in polishes]
+    df["polish_budget"] = [p.maxsteps if p else 0 for p in polishes]
     df["label"] = df["student"].str.strip("[]").str.replace('"', "")
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
     rows = []
@@ -70,7 +72,7 @@ def main() -> None:
                      "reached": int((g["loss"] < TARGET_LOSS).sum()),
                      "share": float((g["loss"] < TARGET_LOSS).mean()),
                      "exact": int((g["loss"] < EXACT_LOSS).sum()),
-                     "polish": g["polish"].iloc[0],
+                     "polish": g["polish"].iloc[0], "polish_budget": g["polish_budget"].iloc[0],
                      "budget_spent": int(((g["loss"] < TARGET_LOSS) & (g["loss"] >= EXACT_LOSS)
                                           & (g["polish_stopped_by"] == "maxsteps")).sum()),
                      "worst_reached_loss": float(g["loss"][g["loss"] < TARGET_LOSS].max()),

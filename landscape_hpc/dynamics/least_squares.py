@@ -80,10 +80,10 @@ def _one(obj: Objective, theta: Tensor, spec: PolishSpec, start: float
     """(theta, code, Jacobians, residual evaluations) of one theta; the code is ``stalled`` for
     a converged LM (gtol, which overrides every code, is decided on the full gradient after)."""
     cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
-    best = [math.inf, theta.numpy().copy()]
-    count = [0]
+    best_cost, best, count = math.inf, theta.numpy().copy(), 0
 
     def evaluate(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        nonlocal best_cost, best, count
         key = x.tobytes()
         if key not in cache:
             if time.perf_counter() - start >= spec.maxtime:
@@ -91,21 +91,21 @@ def _one(obj: Objective, theta: Tensor, spec: PolishSpec, start: float
             r, J = obj.least_squares(torch.from_numpy(x).unsqueeze(0))
             cache.clear()
             cache[key] = (r[0].numpy(), J[0].numpy())
-            count[0] += 1
+            count += 1
             cost = float(cache[key][0] @ cache[key][0])
-            if cost < best[0]:
-                best[0], best[1] = cost, x.copy()
+            if cost < best_cost:
+                best_cost, best = cost, x.copy()
         return cache[key]
 
     try:
-        m = evaluate(best[1])[0].shape[0]
+        m = evaluate(best)[0].shape[0]
         res = scipy.optimize.least_squares(
-            lambda x: evaluate(x)[0], best[1], jac=lambda x: evaluate(x)[1],
+            lambda x: evaluate(x)[0], best, jac=lambda x: evaluate(x)[1],
             method="lm" if m >= theta.shape[0] else "trf", xtol=TOL, ftol=TOL, gtol=TOL,
             max_nfev=max(spec.maxsteps, 1))
     except _OutOfTime:
-        return best[1], POLISH_REASONS.index(Polish.MAXTIME), 0, count[0]
+        return best, POLISH_REASONS.index(Polish.MAXTIME), 0, count
     code = Polish.MAXSTEPS if res.status == 0 else Polish.STALLED
     if not np.isfinite(res.cost):
         code = Polish.NONFINITE
-    return res.x, POLISH_REASONS.index(code), res.njev or 0, count[0]
+    return res.x, POLISH_REASONS.index(code), res.njev or 0, count

@@ -78,17 +78,9 @@ def derivatives(net: Network, inputs: Inputs, y: Tensor, nu: float, theta: Tenso
     N, K = y.shape
     has_b, has_a, has_c = net.has("b"), net.fixed_a is None, net.has("c")
 
-    A = net.readout(t)                                      # (B, K, r)
+    A, sig, e = _forward(net, inputs, y, t, min(order, 2))
     AT = A.transpose(-1, -2)                                # (B, r, K)
-    z = torch.matmul(net.view(t, "w"), inputs.xT)           # (B, r, N)
-    if has_b:
-        z = z + net.view(t, "b").unsqueeze(-1)
-    sig = net.activation.derivatives(z, min(order, 2))
     h = sig[0]
-    f = torch.matmul(A, h)                                  # (B, K, N)
-    if has_c:
-        f = f + net.view(t, "c").unsqueeze(-1)
-    e = f - y.T                                             # (B, K, N)
     out = [nu * (e * e).sum((-2, -1))]
 
     if order >= 1:
@@ -116,16 +108,24 @@ def jacobian(net: Network, inputs: Inputs, y: Tensor, theta: Tensor) -> tuple[Te
     output k of sample n (the Gauss-Newton part of the Hessian is 2 nu J^T J)."""
     B = theta.shape[0]
     N, K = y.shape
+    A, (h, h1), e = _forward(net, inputs, y, theta, 1)
+    JT = _jacobian_t(net, inputs, A.transpose(-1, -2), h, h1, K)
+    return e.transpose(-1, -2).reshape(B, N * K), JT.transpose(-1, -2)
+
+
+def _forward(net: Network, inputs: Inputs, y: Tensor, theta: Tensor, order: int
+             ) -> tuple[Tensor, tuple[Tensor, ...], Tensor]:
+    """The readout A (B, K, r), (sigma, ..., sigma^(order)) at z = u . x~ (B, r, N) and the
+    residuals e = f - y (B, K, N)."""
     A = net.readout(theta)
     z = torch.matmul(net.view(theta, "w"), inputs.xT)
     if net.has("b"):
         z = z + net.view(theta, "b").unsqueeze(-1)
-    h, h1 = net.activation.derivatives(z, 1)
-    f = torch.matmul(A, h)
+    sig = net.activation.derivatives(z, order)
+    f = torch.matmul(A, sig[0])
     if net.has("c"):
         f = f + net.view(theta, "c").unsqueeze(-1)
-    e = (f - y.T).transpose(-1, -2).reshape(B, N * K)
-    return e, _jacobian_t(net, inputs, A.transpose(-1, -2), h, h1, K).transpose(-1, -2)
+    return A, sig, f - y.T
 
 
 def _jacobian_t(net: Network, inputs: Inputs, AT: Tensor, h: Tensor, h1: Tensor, K: int

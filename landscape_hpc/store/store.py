@@ -36,6 +36,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 import warnings
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -160,8 +161,7 @@ class Store:
         """A new store, written beside ``path`` and renamed into place once complete: a creation
         that is killed leaves no store at ``path`` (only a ``.partial-*`` directory)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{path.name}.partial-"))
-        tmp.rmdir()
+        tmp = path.with_name(f"{path.name}.partial-{uuid.uuid4().hex[:12]}")
         try:
             store = cls._new(tmp, plan)
             added = store._extend(plan, text)
