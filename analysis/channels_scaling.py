@@ -8,10 +8,14 @@ vectors against |a_i| + |a_j| of that pair; channels (criteria 1-2: weightnorm a
 cosine distance < 1e-3, or the flow's channel stop) in red.  Right (Fig. 4c): per configuration,
 the share of channels with its 95% Wilson interval, and the share of tasks stopped by the maxnorm
 or the channel rule (open marks; the only measure for the deep nets, whose per-layer pair
-criteria are not computed here).
+criteria are not computed here).  ``channels_scaling_datasets.csv``: per dataset, pooled over the
+architectures the store holds, the channels, the maxnorm or channel stops, and the tasks stopped
+by maxtime (not converged: their class is unknown), with the architectures pooled.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pandas as pd
@@ -31,6 +35,29 @@ def configurations(df: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
     return out.assign(fraction=out["channels"] / out["tasks"], lower=lo, upper=hi).reset_index()
 
 
+def dataset(target: str) -> tuple[str, float]:
+    """A target axis value as the paper names it, and its GP kernel scale s (NaN if none)."""
+    t = json.loads(target)
+    if t["kind"] == "gp":
+        return f"GP s = {t['scale']:g}", float(t["scale"])
+    return t["kind"].capitalize(), np.nan
+
+
+def datasets(df: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset: tasks, channels (criteria 1-2) with the Wilson interval, maxnorm or channel
+    stops, maxtime stops, and the architectures pooled (d, width, activation)."""
+    names = df["target"].map(dataset)
+    arch = df[["d", "width", "activation"]].astype(str).agg("/".join, axis=1)
+    g = df.assign(dataset=names.str[0], s=names.str[1], arch=arch,
+                  maxnorm=df["stopped_by"].isin(["maxnorm", "channel"]),
+                  maxtime=df["stopped_by"] == "maxtime").groupby("dataset", sort=False)
+    out = g.agg(s=("s", "first"), tasks=("seed", "size"), channels=("is_channel", "sum"),
+                maxnorm=("maxnorm", "sum"), maxtime=("maxtime", "sum"),
+                architectures=("arch", lambda a: " ".join(sorted(set(a)))))
+    lo, hi = wilson_interval(out["channels"].to_numpy(), out["tasks"].to_numpy())
+    return out.assign(fraction=out["channels"] / out["tasks"], lower=lo, upper=hi).reset_index()
+
+
 def main() -> None:
     args = arguments(__doc__)
     ds = channel_results(args.store)
@@ -39,7 +66,9 @@ def main() -> None:
     axes = [a for a in axes if df[a].astype(str).nunique() > 1] or axes
     df["is_channel"] = df["is_channel"].astype(bool)
     table = configurations(df, axes)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, max(4.0, 0.3 * len(table) + 1.5)))
+    per_dataset = datasets(df)
+    fig, (left, right, third) = plt.subplots(
+        1, 3, figsize=(19, max(4.0, 0.3 * len(table) + 1.5)))
     pair = df[np.isfinite(df["min_cosine_distance"])]
     for channel in (False, True):
         sel = pair["is_channel"] == channel
@@ -60,8 +89,20 @@ def main() -> None:
     right.set(xlim=(-0.02, 1.02), xlabel="share of tasks", title="channel probability (Fig. 4c)")
     right.invert_yaxis()
     right.legend(fontsize=8)
+    y = np.arange(len(per_dataset))
+    f = per_dataset["fraction"]
+    third.errorbar(f, y, xerr=[f - per_dataset["lower"], per_dataset["upper"] - f], fmt="o",
+                   c=COLORS["channel"])
+    third.scatter((per_dataset["channels"] + per_dataset["maxtime"]) / per_dataset["tasks"], y,
+                  marker="|", s=80, c="k", label="if every maxtime stop were a channel")
+    third.set_yticks(y, per_dataset["dataset"])
+    third.set(xlim=(-0.02, 1.02), xlabel="share of tasks",
+              title="per dataset, architectures pooled")
+    third.invert_yaxis()
+    third.legend(fontsize=8)
     fig.suptitle(f"{ds.attrs.get('sweep', 'scaling')}: channels to infinity")
     finish(fig, table, args.out, "channels_scaling")
+    per_dataset.to_csv(args.out / "channels_scaling_datasets.csv", index=False)
 
 
 if __name__ == "__main__":

@@ -93,3 +93,25 @@ def test_script_refuses_a_path_that_is_not_a_store(tmp_path):
     r = run(ROOT / "analysis" / "channels_loss_levels.py", tmp_path / "none.zarr")
     assert r.returncode == 2 and "not a landscape-hpc store" in r.stderr
     assert not (ROOT / "figures").exists()
+
+
+def test_trend_test_of_two_groups_is_pearsons_chi_square():
+    """The Cochran-Armitage z of reproduce.py: with two groups z^2 is Pearson's chi-square of the
+    2 x 2 table; its sign follows the trend, and scores shifted or scaled do not change it."""
+    import importlib.util
+
+    import numpy as np
+    from scipy.stats import chi2_contingency
+
+    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "analysis" / "reproduce.py")
+    reproduce = sys.modules["reproduce"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reproduce)  # registered first: its dataclasses look it up
+    k, n = np.array([10, 25]), np.array([50, 60])
+    z, p = reproduce.trend(k, n, np.array([0.0, 1.0]))
+    chi2 = chi2_contingency(np.stack([k, n - k]), correction=False).statistic
+    assert z > 0 and z ** 2 == pytest.approx(chi2, rel=1e-12)
+    assert p == pytest.approx(chi2_contingency(np.stack([k, n - k]), correction=False).pvalue / 2)
+    k3, n3, x3 = np.array([5, 10, 30]), np.array([50, 50, 50]), np.array([-1.0, 0.0, 1.0])
+    z3, _ = reproduce.trend(k3, n3, x3)
+    assert reproduce.trend(k3, n3, 3 * x3 + 7)[0] == pytest.approx(z3)
+    assert reproduce.trend(k3[::-1], n3, x3)[0] == pytest.approx(-z3)

@@ -31,14 +31,17 @@ def reference(tmp_path_factory):
     return path
 
 
-def test_redirected_run_prints_progress_lines(tmp_path):
+@pytest.mark.parametrize("backend", ["local", "dask-local"])
+def test_redirected_run_prints_progress_lines(tmp_path, backend):
     r = cli("run", SWEEP, "--store", tmp_path / "s.zarr", "--progress-every", "0.5",
-            "--workers", "1")
+            "--workers", "1", "--backend", backend)
     assert r.returncode == 0, r.stderr
     lines = [ln for ln in r.stderr.splitlines() if re.match(r"^\[[\d\- :]+\] tasks \d+/12: ", ln)]
     assert len(lines) >= 3, r.stderr  # periodic lines while running, and the last one
     assert "done 12, failed 0, running 0" in lines[-1] and "ETA" in lines[0]
     assert int(re.search(r"tasks (\d+)/", lines[0]).group(1)) < 12
+    # one worker runs one unit (2 tasks) at a time: a unit queued behind it is not running
+    assert max(int(re.search(r"running (\d+)", ln).group(1)) for ln in lines) <= 2, r.stderr
 
 
 @pytest.mark.parametrize("args, message", [

@@ -19,15 +19,20 @@ from .worker import run_unit
 from .executor import Executor, FutureJob, Job, Units
 
 
+def _executing(dask_worker) -> list[str]:
+    """Run on a worker: the keys of the tasks it executes."""
+    return [str(ts.key) for ts in dask_worker.state.executing]
+
+
 @dataclass
 class DaskJob(FutureJob):
-    """A work unit as a dask future; running if a worker is processing it."""
+    """A work unit as a dask future; running while a worker executes it."""
 
     executor: Any = None
 
     def state(self) -> str:
         state = super().state() if self.future.done() or self.future.cancelled() else "PENDING"
-        if state == "PENDING" and self.future.key in self.executor.processing():
+        if state == "PENDING" and self.future.key in self.executor.executing():
             return "RUNNING"
         return state
 
@@ -43,7 +48,7 @@ class DaskExecutor(Executor):
         self.checkpoint_every = checkpoint_every
         self.retries = retries
         self._cluster = self._client = None
-        self._processing: tuple[float, set] = (0.0, set())
+        self._executing: tuple[float, set] = (0.0, set())
 
     def cluster(self, n_units: int, store: Store):
         from distributed import LocalCluster
@@ -57,12 +62,14 @@ class DaskExecutor(Executor):
             self._cluster.close()
         self._client = self._cluster = None
 
-    def processing(self) -> set:
-        """Keys of the units running on a worker now (asked at most once a second)."""
-        at, keys = self._processing
+    def executing(self) -> set:
+        """Keys of the units a worker executes now (asked at most once a second).  Not the
+        scheduler's ``processing``: that also counts the units queued on a worker behind its
+        current one (two per one-thread worker), which showed twice the running tasks."""
+        at, keys = self._executing
         if time.monotonic() - at > 1.0:
-            keys = {k for ks in self._client.processing().values() for k in ks}
-            self._processing = (time.monotonic(), keys)
+            keys = {k for ks in self._client.run(_executing).values() for k in ks}
+            self._executing = (time.monotonic(), keys)
         return keys
 
     def submit(self, store: Store, units: Units, statuses: tuple[int, ...] = RERUN) -> list[Job]:
