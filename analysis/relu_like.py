@@ -44,7 +44,8 @@ def main() -> None:
     rows = []
     for _, row in df.iterrows():
         task = cell(ds, row)
-        problem = build_problem(store.group_config(int(task["group"]))["problem"])
+        config = store.group_config(int(task["group"]))["problem"]
+        problem = build_problem(config)
         theta = torch.from_numpy(task["theta"].values[:problem.net.num_params])
         label = str(row[raw_axes[0]]).replace('"', "").strip("[]") if raw_axes else "run"
         n = int(task["snap_count"])
@@ -52,7 +53,9 @@ def main() -> None:
         st = relu_stationarity(problem.objective, theta, tol=args.tol, kink_tol=1e-8)
         changes = perturbation_changes(problem.objective, theta, ZETA)
         right.hist(changes.numpy(), bins=50, histtype="step", label=label)
-        rows.append({"run": label, "loss": row["loss"], "gradnorm": row["gradnorm"],
+        rows.append({"run": label, "data": config["target"]["file"],
+                     "init_scale": config["init"]["scale"],
+                     "loss": row["loss"], "gradnorm": row["gradnorm"],
                      "steps": int(task["steps"]), "stationary": st.stationary,
                      "escape_neurons": len(st.escape_neurons), "type1_minimum": st.type1_minimum,
                      "dead": int(dead_neurons(problem.objective, theta).sum()),

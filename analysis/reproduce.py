@@ -415,18 +415,18 @@ def symmetry_rows(out: Path) -> list[Row]:
 
 # --- relu-like stationary points ---------------------------------------------------------------
 
-#: (target file, init scale) of each experiment -> name, section, what the paper reports, test
+#: (data file, init scale) of each experiment -> name, section, what the paper reports, test
 RELU_LIKE = {
-    ("relu_like_e1", "5e-06"): ("E1", "Sec. 4.1.1, Fig. 3, App. H",
-                                "a local minimum after 3 plateaus: no escape neuron, all 5000 "
-                                "perturbations raise the loss", "local"),
-    ("relu_like_e2", "9.51e-11"): ("E2", "App. I.0.1, Fig. 11", "zero loss (global minimum)",
-                                   "zero"),
-    ("relu_like_e3", "9.51e-11"): ("E3", "App. I.0.2, Fig. 12-13", "a local minimum at loss "
-                                   "0.34 (= |y_4|^2 / 2: sample 4 not fitted)", 0.34),
-    ("relu_like_e1", "0.000875"): ("E4", "App. J, Fig. 15", "zero loss (four kinks)", "zero"),
-    ("relu_like_e1", "0.0295804"): ("E4' (App. P.1's N(0, 8.75e-4) read as a variance)",
-                                    "App. J, P.1", "zero loss (four kinks)", "zero"),
+    ("relu_like_e1.yaml", 5e-6): ("E1", "Sec. 4.1.1, Fig. 3, App. H",
+                                  "a local minimum after 3 plateaus: no escape neuron, all 5000 "
+                                  "perturbations raise the loss", "local"),
+    ("relu_like_e2.yaml", 9.51e-11): ("E2", "App. I.0.1, Fig. 11", "zero loss (global minimum)",
+                                      "zero"),
+    ("relu_like_e3.yaml", 9.51e-11): ("E3", "App. I.0.2, Fig. 12-13", "a local minimum at loss "
+                                      "0.34 (= |y_4|^2 / 2: sample 4 not fitted)", 0.34),
+    ("relu_like_e1.yaml", 8.75e-4): ("E4", "App. J, Fig. 15", "zero loss (four kinks)", "zero"),
+    ("relu_like_e1.yaml", 0.0295804): ("E4' (App. P.1's N(0, 8.75e-4) read as a variance)",
+                                       "App. J, P.1", "zero loss (four kinks)", "zero"),
 }
 
 
@@ -439,11 +439,9 @@ def relu_like_rows(out: Path) -> list[Row]:
                     "-", "-", "not run", "4 tasks of 500k GD steps")]
     rows = []
     for r in t.itertuples():
-        parts = [x.strip() for x in r.run.split(",")]
-        key = (parts[0].removesuffix(".yaml"), parts[-1])
-        if key not in RELU_LIKE:
+        if (r.data, r.init_scale) not in RELU_LIKE:
             continue
-        name, section, paper, test = RELU_LIKE[key]
+        name, section, paper, test = RELU_LIKE[r.data, r.init_scale]
         ours = (f"loss {r.loss:.3g} after {r.steps} steps, gradient {r.gradnorm:.1e}, "
                 f"{r.escape_neurons} escape neurons, smallest perturbation change "
                 f"{r.min_loss_change:.1e}")
