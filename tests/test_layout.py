@@ -12,6 +12,8 @@ imported).
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -151,3 +153,12 @@ def test_every_spec_derives_from_config_spec():
                   getattr(b, "id", getattr(b, "attr", None)) == "BaseModel" for b in node.bases)]
     assert direct == ["landscape_hpc.config.Spec"], "derive these from config.Spec: " + ", ".join(
         d for d in direct if d != "landscape_hpc.config.Spec")
+
+
+def test_the_store_and_its_schema_load_without_torch():
+    """``status``, ``query`` and the analysis read stores: importing the store (and the record
+    schema it derives its arrays from) must not import torch (over a second per command)."""
+    code = ("import sys, landscape_hpc.store, landscape_hpc.dynamics.record; "
+            "print('torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stdout + r.stderr

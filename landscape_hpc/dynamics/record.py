@@ -21,12 +21,12 @@ from __future__ import annotations
 import math
 from dataclasses import MISSING, dataclass, field, fields
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-Tensor = torch.Tensor
+if TYPE_CHECKING:  # the store imports the record schema: no torch for it (import time)
+    from torch import Tensor
 
 
 class Stop(StrEnum):
@@ -239,5 +239,7 @@ class TrajectoryState:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrajectoryState":
+        import torch
+
         return cls(**{f.name: torch.from_numpy(np.array(d[f.name])) if f.name in d else None
                       for f in fields(cls)})
