@@ -331,3 +331,48 @@ def test_submissions_and_job_entries_of_older_stores(reference, tmp_path):
     again = open_store(path)
     assert again.meta.jobs == [old, new] and again.meta.get("future") == kept
     assert zarr.open_consolidated(path).attrs["landscape_hpc"]["jobs"][1]["arrays"][1]["first"] == 2
+
+
+def test_an_interrupted_extension_is_refused_then_rolled_back(reference, tmp_path, monkeypatch):
+    """A coordinator killed while it adds tasks leaves the store marked: readers refuse it with a
+    message that says what to do, and the next run undoes the addition, keeping every result."""
+    path = tmp_path / "s.zarr"
+    shutil.copytree(reference, path)
+    before = records(path)
+    more = plan_sweep(DATA / "tiny_sweep_more_seeds.yaml")
+
+    def killed(self, *args):  # as if the process died after the arrays grew: no cleanup runs
+        monkeypatch.setattr(Store, "_roll_back", lambda self: None)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Store, "_fill", killed)
+    with pytest.raises(KeyboardInterrupt):
+        Store.create_or_extend(path, more)
+    monkeypatch.undo()
+    with pytest.raises(ConfigError, match="tiny_sweep_more_seeds.yaml .* was interrupted"):
+        open_store(path)
+    r = cli("status", path)
+    assert r.returncode == 2 and "undoes the unfinished addition" in " ".join(r.stderr.split())
+    store, added = Store.create_or_extend(path, plan_sweep(SWEEP))  # rolled back, nothing new
+    assert added == 0 and store.meta.extending is None
+    assert_same(records(path), before)
+    assert store.tasks["status"].shape[0] == len(before["status"])
+    store, added = Store.create_or_extend(path, more)
+    assert added == 6
+    keep = np.isin(records(path)["task_id"], before["task_id"])
+    assert_same({k: v[keep] for k, v in records(path).items()}, before)
+
+
+def test_a_refused_extension_writes_nothing(reference, tmp_path):
+    path = tmp_path / "s.zarr"
+    shutil.copytree(reference, path)
+    files = sorted(p.relative_to(path) for p in path.rglob("*"))
+    meta = (path / "zarr.json").read_text()
+    clash = tmp_path / "clash.yaml"  # the tiny sweep with an axis named like a store field
+    clash.write_text(SWEEP.read_text().replace("  seed: {range: 4}\n", (
+        "  seed: {range: 4}\n  status:\n    zip: {reltol: [1.0e-6, 1.0e-7], "
+        "abstol: [1.0e-6, 1.0e-7]}\n")))
+    r = cli("run", clash, "--store", path, "-q")
+    assert r.returncode == 2 and "clashes with a store field" in r.stderr, r.stderr
+    assert sorted(p.relative_to(path) for p in path.rglob("*")) == files
+    assert (path / "zarr.json").read_text() == meta

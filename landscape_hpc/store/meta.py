@@ -86,9 +86,19 @@ class Submission(_Meta):
         return data
 
 
+class Extension(_Meta):
+    """An extension under way: the sweep file adding tasks, when, and the shapes of the arrays
+    before it (``tasks/NAME`` and ``units/NAME``), to which an interrupted one is rolled back."""
+
+    file: str
+    at: str
+    shapes: dict[str, list[int]]
+
+
 class StoreMeta(_Meta):
     """What a store holds: the sweep, its groups and axes, the files that made it, array sizes
-    (``n_params``, ``n_snapshots``, ``snap_theta``), provenance and submissions."""
+    (``n_params``, ``n_snapshots``, ``snap_theta``), provenance and submissions; ``extending``
+    while tasks are being added (:meth:`~.store.Store.create_or_extend`)."""
 
     format: int
     sweep: str
@@ -105,3 +115,4 @@ class StoreMeta(_Meta):
     snap_theta: bool
     source_store: str | None
     jobs: list[Submission] = []
+    extending: Extension | None = None

@@ -22,6 +22,13 @@ it stays current while they run.  It is stale only if a coordinator dies between
 arrays and consolidating, until the next create, extend or submission; the store itself always
 reads the live metadata (``use_consolidated=False``), :func:`open_results` the consolidated one
 where present.
+
+Creating and extending: a new store is written beside its path and renamed into place, so a
+killed creation leaves nothing at the path.  An extension grows the arrays in place; it first
+records the arrays' shapes in ``meta.extending`` and clears it when done.  A store left with that
+mark (a coordinator killed while adding tasks) is refused by every reader, and the next
+``run`` rolls it back to the recorded shapes (the added tasks never ran, no result is touched)
+before it extends again.
 """
 
 from __future__ import annotations
@@ -55,7 +62,7 @@ from ..config import ConfigError
 from . import locks
 from .layout import (BOOKKEEPING, DONE, EMPTY, FAILED, FIELDS, FORMAT, PENDING, RECORD, RESERVED,
                      Field, record_arrays)
-from .meta import FileMeta, GroupMeta, StoreMeta, Submission
+from .meta import Extension, FileMeta, GroupMeta, StoreMeta, Submission
 
 if TYPE_CHECKING:
     from ..sweep import Plan
@@ -110,12 +117,20 @@ def _axis_value(value) -> object:
 class Store:
     """An open results store (see :mod:`.layout`)."""
 
-    def __init__(self, path: str | Path, mode: str = "r"):
+    def __init__(self, path: str | Path, mode: str = "r", extending: bool = False):
+        """Open the store at ``path``; ``extending``: also one whose extension was interrupted
+        (only :meth:`create_or_extend`, which rolls it back)."""
         self.path = Path(path)
         if not (self.path / "zarr.json").is_file():
             raise ConfigError(f"{self.path}: not a landscape-hpc store (no zarr.json)")
         self.root = zarr.open_group(self.path, mode=mode, use_consolidated=False)
         self.meta = _read_meta(self.path, self.root.attrs.get(ATTR))
+        if self.meta.extending is not None and not extending:
+            e = self.meta.extending
+            raise ConfigError(f"{self.path}: adding the tasks of {e.file} (at {e.at}) was "
+                              f"interrupted; run a sweep file into it again "
+                              f"(`landscape-hpc run SWEEP --store {self.path}`), which first "
+                              f"undoes the unfinished addition; no result was touched")
         self.tasks = zarr.open_group(self.path, path="tasks", mode=mode, use_consolidated=False)
         self.units = zarr.open_group(self.path, path="units", mode=mode, use_consolidated=False)
         self._arrays: dict[str, zarr.Array] = {}
@@ -140,7 +155,9 @@ class Store:
         sweep = plan.sweep
         text = Path(sweep.file).read_text()
         if (path / "zarr.json").is_file():
-            store = cls(path, "r+")
+            store = cls(path, "r+", extending=True)
+            if store.meta.extending is not None:
+                store._roll_back()
             if store.meta.sweep != sweep.name:
                 raise ConfigError(
                     f"{path}: this store holds sweep '{store.meta.sweep}', not '{sweep.name}' "
@@ -152,7 +169,11 @@ class Store:
             raise ConfigError(f"{path}: exists and is not a landscape-hpc store")
         else:
             return cls._create(path, plan, text)
-        added = store._extend(plan, text)
+        try:
+            added = store._extend(plan, text)
+        except BaseException:
+            store._roll_back()  # a refused file or an interrupt writes nothing
+            raise
         store.consolidate()
         return store, added
 
@@ -211,8 +232,32 @@ class Store:
     def _save_meta(self) -> None:
         self.root.attrs[ATTR] = self.meta.model_dump()
 
+    def _roll_back(self) -> None:
+        """Undo an interrupted extension: the arrays back to the shapes it recorded, the ones
+        it created removed (module docstring)."""
+        self.root = zarr.open_group(self.path, mode="r+", use_consolidated=False)
+        self.meta = _read_meta(self.path, self.root.attrs.get(ATTR))  # as on disk
+        shapes = self.meta.extending.shapes
+        for group in (self.tasks, self.units):
+            for name in list(group.array_keys()):
+                key = f"{group.basename}/{name}"
+                if key not in shapes:
+                    del group[name]
+                elif list(group[name].shape) != shapes[key]:
+                    group[name].resize(tuple(shapes[key]))
+        self.meta.extending = None
+        self._save_meta()
+        self.consolidate()
+        self.__dict__.pop("fields", None)
+        self._arrays.clear()
+
     def _extend(self, plan: Plan, text: str) -> int:
         size = self.unit_size
+        self.meta.extending = Extension(
+            file=str(plan.sweep.file), at=_now(),
+            shapes={f"{g.basename}/{name}": list(g[name].shape)
+                    for g in (self.tasks, self.units) for name in g.array_keys()})
+        self._save_meta()
         meta = self.meta
         groups = {g.id: i for i, g in enumerate(meta.groups)}
         for g in plan.groups:
@@ -273,6 +318,7 @@ class Store:
             added += len(new)
         meta.files.append(FileMeta(file=str(plan.sweep.file), profile=plan.sweep.profile,
                                    text=text, added=added, at=_now()))
+        meta.extending = None
         self._save_meta()
         return added
 
