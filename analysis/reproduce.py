@@ -239,8 +239,8 @@ def channels_scaling_rows(out: Path) -> list[Row]:
                         "consistent" if wilson(r.channels, r.tasks)[0] > SUBSTANTIAL
                         else "not consistent",
                         f"d/width/activation {r.architectures}; stopped by maxtime (class "
-                        f"unknown): {r.maxtime}; criterion: lower 95% bound above "
-                        f"{SUBSTANTIAL:.0%}"))
+                        f"unknown): {r.maxtime}, {r.maxtime_pair} of them with a close pair; "
+                        f"criterion: lower 95% bound above {SUBSTANTIAL:.0%}"))
     gp = d[d["s"].notna()].sort_values("s")
     if len(gp) > 1:
         z, p = trend(gp["channels"].to_numpy(), gp["tasks"].to_numpy(), np.log10(gp["s"]))
