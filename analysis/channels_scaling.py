@@ -28,14 +28,17 @@ from landscape_hpc.analysis.store import channel_results
 
 
 def configurations(df: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
-    """Per configuration (the axes but the seed): tasks, channels, maxnorm or channel stops."""
+    """Per configuration (the axes but the seed): its dataset, s and architecture, tasks,
+    channels, maxnorm or channel stops."""
     label = df[axes].apply(lambda r: ", ".join(
         str(v) if a == "target" else f"{a} = {v}" for a, v in r.items() if pd.notna(v)), axis=1)
     g = df.assign(config=label, maxnorm=df["stopped_by"].isin(["maxnorm", "channel"])).groupby(
         "config", sort=False)
-    out = g.agg(tasks=("seed", "size"), channels=("is_channel", "sum"), maxnorm=("maxnorm", "sum"))
+    out = g.agg(dataset=("target", "first"), s=("s", "first"), arch=("arch", "first"),
+                tasks=("seed", "size"), channels=("is_channel", "sum"), maxnorm=("maxnorm", "sum"))
     lo, hi = wilson_interval(out["channels"].to_numpy(), out["tasks"].to_numpy())
-    return out.assign(fraction=out["channels"] / out["tasks"], lower=lo, upper=hi).reset_index()
+    out = out.assign(fraction=out["channels"] / out["tasks"], lower=lo, upper=hi).reset_index()
+    return out.sort_values("s", na_position="first", kind="stable", ignore_index=True)
 
 
 def dataset(target: str) -> tuple[str, float]:
@@ -49,11 +52,9 @@ def dataset(target: str) -> tuple[str, float]:
 def datasets(df: pd.DataFrame) -> pd.DataFrame:
     """Per dataset (``target`` as :func:`dataset` names it, ``s``): tasks, channels (criteria
     1-2) with the Wilson interval, maxnorm or channel stops, maxtime stops (and those with a
-    close pair), and the architectures pooled (d/width(s)/activation)."""
-    cols = [a for a in ("d", "width", "widths", "activation") if a in df]
-    arch = df[cols].apply(lambda r: "/".join(str(v) for v in r if pd.notna(v)), axis=1)
+    close pair), and the architectures pooled (``arch``: d/width(s)/activation)."""
     maxtime = df["stopped_by"] == "maxtime"
-    g = df.assign(dataset=df["target"], arch=arch,
+    g = df.assign(dataset=df["target"],
                   maxnorm=df["stopped_by"].isin(["maxnorm", "channel"]), maxtime=maxtime,
                   maxtime_pair=maxtime & (df["min_cosine_distance"] < CHANNEL_COSINE)
                   ).groupby("dataset", sort=False)
@@ -62,18 +63,21 @@ def datasets(df: pd.DataFrame) -> pd.DataFrame:
                 maxtime_pair=("maxtime_pair", "sum"),
                 architectures=("arch", lambda a: " ".join(sorted(set(a)))))
     lo, hi = wilson_interval(out["channels"].to_numpy(), out["tasks"].to_numpy())
-    return out.assign(fraction=out["channels"] / out["tasks"], lower=lo, upper=hi).reset_index()
+    out = out.assign(fraction=out["channels"] / out["tasks"], lower=lo, upper=hi).reset_index()
+    return out.sort_values("s", na_position="first", kind="stable", ignore_index=True)
 
 
 def main() -> None:
     args = arguments(__doc__)
     ds = channel_results(args.store)
     df = task_table(ds, ["is_channel", "min_cosine_distance", "pair_output_weight"], 0.0)
-    axes = [a for a in ds.attrs["axes"] if a != "target.seed"]       # label by what varies
+    axes = [a for a in ds.attrs["axes"] if a not in ("target.seed", "inputs")]  # set by d
     axes = [a for a in axes if df[a].astype(str).nunique() > 1] or axes
     df["is_channel"] = df["is_channel"].astype(bool)
     names = df["target"].map(dataset)
     df["target"], df["s"] = names.str[0], names.str[1]
+    cols = [a for a in ("d", "width", "widths", "activation") if a in df]
+    df["arch"] = df[cols].apply(lambda r: "/".join(str(v) for v in r if pd.notna(v)), axis=1)
     table = configurations(df, axes)
     per_dataset = datasets(df)
     fig, (left, right, third) = plt.subplots(

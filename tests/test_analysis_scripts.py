@@ -115,3 +115,21 @@ def test_trend_test_of_two_groups_is_pearsons_chi_square():
     z3, _ = reproduce.trend(k3, n3, x3)
     assert reproduce.trend(k3, n3, 3 * x3 + 7)[0] == pytest.approx(z3)
     assert reproduce.trend(k3[::-1], n3, x3)[0] == pytest.approx(-z3)
+
+
+def test_stratified_trend_test_sums_the_strata():
+    """Stratified by architecture: strata sum their statistics and variances, so two strata with
+    opposite trends cancel, and a stratum at one score only adds nothing."""
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "analysis" / "reproduce.py")
+    reproduce = sys.modules["reproduce"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reproduce)
+    k, n, x = np.array([5, 30, 30, 5]), np.array([50] * 4), np.array([0.0, 1.0, 0.0, 1.0])
+    assert reproduce.trend(k, n, x, np.array(["a", "a", "b", "b"]))[0] == pytest.approx(0.0)
+    z, _ = reproduce.trend(k[:2], n[:2], x[:2])
+    lone = reproduce.trend(np.append(k[:2], 40), np.append(n[:2], 50), np.append(x[:2], 0.0),
+                           np.array(["a", "a", "b"]))[0]
+    assert z > 4 and lone == pytest.approx(z)
