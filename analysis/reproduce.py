@@ -46,8 +46,10 @@ SWEEPS = {"channels_loss_levels": ["channels_loss_levels", "channels_jump"],
                               "symmetry_induced", "relu_like", "relu_population",
                               "relu_population_protocol"]}}
 RUNS = ["sweep", "profile", "tasks", "done", "failed", "made", "commit"]
-#: a share stated as "substantial" is met when its lower 95% bound is above this
-SUBSTANTIAL = 0.05
+#: the criteria of statements in words, on the 95% Wilson interval of a share: "substantial" or
+#: "significant": lower bound above SUBSTANTIAL; "little to no": upper bound below LITTLE;
+#: "nearly all": lower bound above NEARLY_ALL
+SUBSTANTIAL, LITTLE, NEARLY_ALL = 0.05, 0.05, 0.9
 #: the one-sided level of the trend tests
 ALPHA = 0.05
 
@@ -104,8 +106,8 @@ def channels_rows(out: Path) -> list[Row]:
     k, n = wb.loc[wb["width"] >= 2, "duplicates"].sum(), wb.loc[wb["width"] >= 2, "tasks"].sum()
     rows.append(Row("App. A.1, Fig. A1", "plateau saddles with biases, r = 2..5 pooled",
                     "\"little to no\"", pct(k, n), f"{n}",
-                    "consistent" if wilson(k, n)[1] < 0.05 else "not consistent",
-                    "criterion: upper 95% bound below 5%"))
+                    "consistent" if wilson(k, n)[1] < LITTLE else "not consistent",
+                    f"criterion: upper 95% bound below {LITTLE:.0%}"))
     for label, g in (("no biases", nb), ("biases", wb)):
         k, n = g["channels"].sum(), g["tasks"].sum()
         per = ", ".join(f"r = {w}: {100 * c / m:.0f}%"
@@ -483,18 +485,17 @@ def relu_population_rows(out: Path) -> list[Row]:
         rows.append(Row("App. G, Table 3" + ("(a)" if case == "K = M" else "(b)"),
                         f"{case}, M = {m}: global / local / none", WITHHELD, ours, f"{n}",
                         "no paper value"))
-    for case, text, kind, test in (
+    for case, text, kind, bound in (
             ("K = M", "\"a significant fraction of trajectories remain trapped\"",
-             "local_min", lambda lo, hi: lo > 0.05),
+             "local_min", SUBSTANTIAL),
             ("K = M + 1", "\"nearly all trajectories converging to zero loss\"",
-             "global_min", lambda lo, hi: lo > 0.9)):
+             "global_min", NEARLY_ALL)):
         g = t[(t["case"] == case) & (t["outcome"] == kind)]
         k, n = g["count"].sum(), g["tasks"].sum()
-        lo, hi = wilson(k, n)
+        lo = wilson(k, n)[0]
         rows.append(Row("Sec. 3.2, Fig. 2", f"{case}, all M pooled: {kind}", text, pct(k, n),
-                        f"{n}", "consistent" if test(lo, hi) else "not consistent",
-                        "criterion: lower 95% bound above " +
-                        ("5%" if kind == "local_min" else "90%")))
+                        f"{n}", "consistent" if lo > bound else "not consistent",
+                        f"criterion: lower 95% bound above {bound:.0%}"))
     fam = read(out, "relu_population_families")
     over = fam[fam["case"] != "K = M"]
     single = int(over.loc[over["n_anti_aligned"] == 1, "local_minima"].sum())
@@ -513,9 +514,10 @@ def relu_population_rows(out: Path) -> list[Row]:
         n = int(lv["count"].sum())
         rows.append(Row("Sec. 3.1, Fig. 1b, 2", "spurious end points on shared loss levels",
                         "\"concentrate tightly around discrete loss levels\"", pct(k, n),
-                        f"{n}", "consistent" if wilson(k, n)[0] > 0.9 else "not consistent",
-                        f"{len(lv)} levels (relative tolerance 1e-3) over all (M, K); criterion: "
-                        "lower 95% bound of the share on levels of >= 2 end points above 90%"))
+                        f"{n}", "consistent" if wilson(k, n)[0] > NEARLY_ALL else
+                        "not consistent", f"{len(lv)} levels (relative tolerance 1e-3) over all "
+                        f"(M, K); criterion: lower 95% bound of the share on levels of >= 2 end "
+                        f"points above {NEARLY_ALL:.0%}"))
     return rows + protocol_rows(out)
 
 
