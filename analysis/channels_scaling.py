@@ -27,18 +27,32 @@ from landscape_hpc.analysis.channels import CHANNEL_COSINE
 from landscape_hpc.analysis.store import channel_results
 
 
-def configurations(df: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
-    """Per configuration (the axes but the seed): its dataset, s and architecture, tasks,
-    channels, maxnorm or channel stops."""
-    label = df[axes].apply(lambda r: ", ".join(
-        str(v) if a == "target" else f"{a} = {v}" for a, v in r.items() if pd.notna(v)), axis=1)
-    g = df.assign(config=label, maxnorm=df["stopped_by"].isin(["maxnorm", "channel"])).groupby(
-        "config", sort=False)
-    out = g.agg(dataset=("target", "first"), s=("s", "first"), arch=("arch", "first"),
-                tasks=("seed", "size"), channels=("is_channel", "sum"), maxnorm=("maxnorm", "sum"))
+COUNTS = {"tasks": ("seed", "size"), "channels": ("is_channel", "sum"),
+          "maxnorm": ("maxnorm", "sum"), "maxtime": ("maxtime", "sum"),
+          "maxtime_pair": ("maxtime_pair", "sum")}
+
+
+def _shares(df: pd.DataFrame, by: str, **first) -> pd.DataFrame:
+    """Per value of ``by``: ``first`` (name -> (column, aggregation)) and :data:`COUNTS` (maxnorm:
+    stopped by maxnorm or the channel stop; maxtime_pair: stopped by maxtime with the closest
+    pair below the cosine threshold), the channel share with its Wilson interval, ordered by s."""
+    maxtime = df["stopped_by"] == "maxtime"
+    g = df.assign(maxnorm=df["stopped_by"].isin(["maxnorm", "channel"]), maxtime=maxtime,
+                  maxtime_pair=maxtime & (df["min_cosine_distance"] < CHANNEL_COSINE)
+                  ).groupby(by, sort=False)
+    out = g.agg(**first, **COUNTS)
     lo, hi = wilson_interval(out["channels"].to_numpy(), out["tasks"].to_numpy())
     out = out.assign(fraction=out["channels"] / out["tasks"], lower=lo, upper=hi).reset_index()
     return out.sort_values("s", na_position="first", kind="stable", ignore_index=True)
+
+
+def configurations(df: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
+    """Per configuration (the axes but the seed): its dataset, s and architecture, and the
+    counts of :func:`_shares`."""
+    label = df[axes].apply(lambda r: ", ".join(
+        str(v) if a == "target" else f"{a} = {v}" for a, v in r.items() if pd.notna(v)), axis=1)
+    return _shares(df.assign(config=label), "config", dataset=("target", "first"),
+                   s=("s", "first"), arch=("arch", "first"))
 
 
 def dataset(target: str) -> tuple[str, float]:
@@ -50,21 +64,10 @@ def dataset(target: str) -> tuple[str, float]:
 
 
 def datasets(df: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset (``target`` as :func:`dataset` names it, ``s``): tasks, channels (criteria
-    1-2) with the Wilson interval, maxnorm or channel stops, maxtime stops (and those with a
-    close pair), and the architectures pooled (``arch``: d/width(s)/activation)."""
-    maxtime = df["stopped_by"] == "maxtime"
-    g = df.assign(dataset=df["target"],
-                  maxnorm=df["stopped_by"].isin(["maxnorm", "channel"]), maxtime=maxtime,
-                  maxtime_pair=maxtime & (df["min_cosine_distance"] < CHANNEL_COSINE)
-                  ).groupby("dataset", sort=False)
-    out = g.agg(s=("s", "first"), tasks=("seed", "size"), channels=("is_channel", "sum"),
-                maxnorm=("maxnorm", "sum"), maxtime=("maxtime", "sum"),
-                maxtime_pair=("maxtime_pair", "sum"),
-                architectures=("arch", lambda a: " ".join(sorted(set(a)))))
-    lo, hi = wilson_interval(out["channels"].to_numpy(), out["tasks"].to_numpy())
-    out = out.assign(fraction=out["channels"] / out["tasks"], lower=lo, upper=hi).reset_index()
-    return out.sort_values("s", na_position="first", kind="stable", ignore_index=True)
+    """Per dataset (``target`` as :func:`dataset` names it, ``s``): the counts of
+    :func:`_shares` and the architectures pooled (``arch``: d/width(s)/activation)."""
+    return _shares(df.assign(dataset=df["target"]), "dataset", s=("s", "first"),
+                   architectures=("arch", lambda a: " ".join(sorted(set(a)))))
 
 
 def main() -> None:
