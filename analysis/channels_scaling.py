@@ -5,13 +5,14 @@
 
 Left (Fig. 4a): per one-hidden-layer task, the cosine distance of the closest pair of input
 vectors against |a_i| + |a_j| of that pair; channels (criteria 1-2: weightnorm at the maxnorm and
-cosine distance < 1e-3, or the flow's channel stop) in red.  Right (Fig. 4c): per configuration,
-the share of channels with its 95% Wilson interval, and the share of tasks stopped by the maxnorm
-or the channel rule (open marks; the only measure for the deep nets, whose per-layer pair
-criteria are not computed here).  ``channels_scaling_datasets.csv``: per dataset, pooled over the
-architectures the store holds, the channels, the maxnorm or channel stops, the tasks stopped by
-maxtime (not converged: their class is unknown) and those of them whose closest pair already
-meets criterion 2 (cosine distance below 1e-3: channels if their norm would reach the maxnorm).
+cosine distance < 1e-3, or the flow's channel stop) in red.  Middle (Fig. 4c): per
+configuration, the share of channels with its 95% Wilson interval, and the share of tasks
+stopped by the maxnorm or the channel rule (open marks; the only measure for the deep nets, whose
+per-layer pair criteria are not computed here).  Right, and ``channels_scaling_datasets.csv``:
+per dataset, pooled over the architectures the store holds, the channels, the maxnorm or channel
+stops, the tasks stopped by maxtime (not converged: their class is unknown) and those of them
+whose closest pair already meets criterion 2 (cosine distance below 1e-3: channels if their norm
+would reach the maxnorm; the tick mark).
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ def dataset(target: str) -> tuple[str, float]:
 def datasets(df: pd.DataFrame) -> pd.DataFrame:
     """Per dataset (``target`` as :func:`dataset` names it, ``s``): the counts of
     :func:`_shares` and the architectures pooled (``arch``: d/width(s)/activation)."""
-    return _shares(df.assign(dataset=df["target"]), "dataset", s=("s", "first"),
-                   architectures=("arch", lambda a: " ".join(sorted(set(a)))))
+    return _shares(df, "target", s=("s", "first"), architectures=(
+        "arch", lambda a: " ".join(sorted(set(a))))).rename(columns={"target": "dataset"})
 
 
 def main() -> None:

@@ -251,7 +251,7 @@ def channels_scaling_rows(out: Path) -> list[Row]:
                         f"unknown): {r.maxtime}, {r.maxtime_pair} of them with a close pair; "
                         f"criterion: lower 95% bound above {SUBSTANTIAL:.0%}"))
     gp = d[d["s"].notna()].sort_values("s")
-    cells = t[t["s"].notna()] if "s" in t else t.iloc[:0]
+    cells = t[t["s"].notna()]
     if len(gp) > 1:
         args = (cells["tasks"].to_numpy(), np.log10(cells["s"].to_numpy()),
                 cells["arch"].to_numpy())

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy.stats import chi2_contingency
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,6 +40,15 @@ def stores(tmp_path_factory) -> Path:
     """The smoke stores of the sweeps, in runs/ of a working directory (the saddle-line sweep
     starts from runs/channels_loss_levels.zarr, as its file says)."""
     return tmp_path_factory.mktemp("analysis")
+
+
+@pytest.fixture(scope="module")
+def reproduce():
+    """analysis/reproduce.py as a module (registered first: its dataclasses look it up)."""
+    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "analysis" / "reproduce.py")
+    module = sys.modules["reproduce"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def smoke_store(stores: Path, sweep: str) -> Path:
@@ -95,17 +107,9 @@ def test_script_refuses_a_path_that_is_not_a_store(tmp_path):
     assert not (ROOT / "figures").exists()
 
 
-def test_trend_test_of_two_groups_is_pearsons_chi_square():
+def test_trend_test_of_two_groups_is_pearsons_chi_square(reproduce):
     """The Cochran-Armitage z of reproduce.py: with two groups z^2 is Pearson's chi-square of the
     2 x 2 table; its sign follows the trend, and scores shifted or scaled do not change it."""
-    import importlib.util
-
-    import numpy as np
-    from scipy.stats import chi2_contingency
-
-    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "analysis" / "reproduce.py")
-    reproduce = sys.modules["reproduce"] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(reproduce)  # registered first: its dataclasses look it up
     k, n = np.array([10, 25]), np.array([50, 60])
     z, p = reproduce.trend(k, n, np.array([0.0, 1.0]))
     chi2 = chi2_contingency(np.stack([k, n - k]), correction=False).statistic
@@ -117,16 +121,9 @@ def test_trend_test_of_two_groups_is_pearsons_chi_square():
     assert reproduce.trend(k3[::-1], n3, x3)[0] == pytest.approx(-z3)
 
 
-def test_stratified_trend_test_sums_the_strata():
+def test_stratified_trend_test_sums_the_strata(reproduce):
     """Stratified by architecture: strata sum their statistics and variances, so two strata with
     opposite trends cancel, and a stratum at one score only adds nothing."""
-    import importlib.util
-
-    import numpy as np
-
-    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "analysis" / "reproduce.py")
-    reproduce = sys.modules["reproduce"] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(reproduce)
     k, n, x = np.array([5, 30, 30, 5]), np.array([50] * 4), np.array([0.0, 1.0, 0.0, 1.0])
     assert reproduce.trend(k, n, x, np.array(["a", "a", "b", "b"]))[0] == pytest.approx(0.0)
     z, _ = reproduce.trend(k[:2], n[:2], x[:2])

@@ -237,6 +237,8 @@ class Store:
         it created removed (module docstring)."""
         self.root = zarr.open_group(self.path, mode="r+", use_consolidated=False)
         self.meta = _read_meta(self.path, self.root.attrs.get(ATTR))  # as on disk
+        if self.meta.extending is None:  # interrupted before it marked the store: nothing grew
+            return
         shapes = self.meta.extending.shapes
         for group in (self.tasks, self.units):
             for name in list(group.array_keys()):
