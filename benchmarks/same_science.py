@@ -5,10 +5,9 @@ with this tree's engine and with a reference tree (another checkout, e.g. a git 
 commit before a change, imported through PYTHONPATH in a subprocess), each on its own sweep file
 of the same name, one batch per group as the worker runs it, and compares per seed:
 
-* the class: channel (stopped by maxnorm or channel), zero_loss / minimum / saddle (converged:
-  stopped by min_gradnorm or min_loss, or polished to gtol; zero_loss if L <= 1e-10, the global
-  threshold of teacher-student stores, else saddle if a negative Hessian eigenvalue), and
-  not_converged otherwise;
+* the class, by the rules of :mod:`landscape_hpc.aggregate.outcomes` that one end point decides
+  (no store-wide lowest level): channel, global_min (converged at zero loss, below 1e-10),
+  saddle, local_min or not_converged;
 * for converged end points the loss level: |L1 - L2| <= 1e-6 max(|L1|, |L2|) + 1e-12.
 
 ``--maxtime`` caps every trajectory in both runs (a trajectory the cap stops is not_converged).
@@ -29,8 +28,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 RTOL, ATOL = 1e-6, 1e-12
-ZERO_LOSS = 1e-10
 FIELDS = ("seed", "stopped_by", "polish_stopped_by", "loss", "gradnorm", "n_negative", "t",
           "steps", "wall_time")
 
@@ -70,13 +70,15 @@ def run_groups(sweep: str, profile: str | None, every: int, seeds: int, maxtime:
 
 
 def classify(r: dict) -> str:
-    if r["stopped_by"] in ("maxnorm", "channel"):
-        return "channel"
-    if r["stopped_by"] in ("min_gradnorm", "min_loss") or r["polish_stopped_by"] == "gtol":
-        if float(r["loss"]) <= ZERO_LOSS:
-            return "zero_loss"
-        return "saddle" if int(r["n_negative"]) > 0 else "minimum"
-    return "not_converged"
+    """The outcome class of one end point (a row of :func:`run_groups`)."""
+    from landscape_hpc.aggregate.outcomes import CLASSES, ZERO_LOSS, outcome_codes
+    from landscape_hpc.store.layout import DONE
+
+    cols = {"status": np.array([DONE]), "loss": np.array([float(r["loss"])]),
+            "stopped_by": np.array([r["stopped_by"]]),
+            "polish_stopped_by": np.array([r["polish_stopped_by"]]),
+            "n_negative": np.array([int(r["n_negative"])])}
+    return CLASSES[outcome_codes(cols, ZERO_LOSS, ZERO_LOSS)[0]]
 
 
 def compare(new: dict, ref: dict) -> str:
@@ -84,7 +86,7 @@ def compare(new: dict, ref: dict) -> str:
     c1, c2 = classify(ref), classify(new)
     if c1 != c2:
         return f"class {c1} -> {c2}"
-    if c1 in ("zero_loss", "minimum", "saddle"):
+    if c1 in ("global_min", "local_min", "saddle"):
         a, b = float(ref["loss"]), float(new["loss"])
         if abs(a - b) > RTOL * max(abs(a), abs(b)) + ATOL:
             return f"loss {a:.10g} -> {b:.10g}"

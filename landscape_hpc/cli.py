@@ -167,15 +167,20 @@ PROFILE_HELP = ("Cluster profile of the SLURM backends: a name (found in $LANDSC
                 "a YAML file.")
 WORKERS_HELP = "Local or dask-local worker processes (default: all cores)."
 CHECKPOINT_HELP = "Seconds between trajectory checkpoints (local backends; default 60)."
+COSTS_HELP = ("submitit: pack units into jobs by the seconds per task of a calibration, the "
+              "JSON of 'landscape-hpc plan SWEEP --calibrate N --json', where the store has no "
+              "measured ones yet.")
 EVERY_HELP = "Seconds between progress lines when the output is not a terminal."
 
 
 def _executor(name: str, workers: int | None, checkpoint_every: float | None,
-              profile: str | None):
+              profile: str | None, costs: Path | None = None):
     from .run import make_executor
+    from .run.costs import Calibrated
 
     try:
-        return make_executor(name, workers, checkpoint_every, profile)
+        calibrated = None if costs is None else Calibrated.read(costs)
+        return make_executor(name, workers, checkpoint_every, profile, calibrated)
     except ConfigError as err:
         fail(escape(str(err)))
 
@@ -203,11 +208,11 @@ def _submitted(jobs) -> None:
                   highlight=False)
 
 
-def _prepare(sweep: Path, store: Path, scale: str | None):
+def _prepare(sweep: Path, store: Path, scale: str | None, costs=None):
     from .run import prepare
 
     try:
-        p = prepare(sweep, store, scale)
+        p = prepare(sweep, store, scale, costs)
     except ConfigError as err:
         fail(escape(str(err)))
     console.print(f"{p.n_tasks} tasks in {sweep}, {p.added} new; "
@@ -242,13 +247,14 @@ def submit(
     scale: str = typer.Option(None, "--scale", help="Named profile of the sweep file, e.g. smoke."),
     backend: str = typer.Option("submitit", help="submitit (packed jobs in SLURM arrays)."),
     profile: str = typer.Option(None, "--profile", help=PROFILE_HELP),
+    costs: Path = typer.Option(None, "--costs", help=COSTS_HELP),
 ) -> None:
     """Submit a sweep to SLURM and return at once; the jobs are recorded in the store."""
-    ex = _executor(backend, None, None, profile)
+    ex = _executor(backend, None, None, profile, costs)
     if not ex.detached:
         fail(f"--backend: submit hands work to SLURM and returns, which only 'submitit' does; "
              f"use 'landscape-hpc run --backend {backend}' for '{backend}'")
-    p = _prepare(sweep, store, scale)
+    p = _prepare(sweep, store, scale, ex.calibrated)
     _submitted(ex.submit(p.store, p.units) if p.units else [])
     console.print(f"follow it with 'landscape-hpc status {store}'", highlight=False)
 
@@ -260,6 +266,7 @@ def resume(
                              help="Which tasks to rerun: any of pending, running, failed."),
     backend: str = typer.Option("local", help=BACKEND_HELP),
     profile: str = typer.Option(None, "--profile", help=PROFILE_HELP),
+    costs: Path = typer.Option(None, "--costs", help=COSTS_HELP),
     workers: int = typer.Option(None, help=WORKERS_HELP),
     checkpoint_every: float = typer.Option(None, help=CHECKPOINT_HELP),
     wait: bool = typer.Option(True, help="submitit: wait for the jobs (--no-wait returns)."),
@@ -272,16 +279,19 @@ def resume(
     """Rerun what is not done: dead running tasks continue from their checkpoints; units that a
     live process or SLURM job holds are left alone; units with an unreadable chunk are rerun."""
     from .run import ONLY, resume_units
+    from .store import open_store
 
     chosen = tuple(o.strip() for o in only.split(",") if o.strip())
     bad = [o for o in chosen if o not in ONLY]
     if bad or not chosen:
         fail(f"--only: expected a comma-separated list of {', '.join(ONLY)}, got '{only}'")
-    ex = _executor(backend, workers, checkpoint_every, profile)
+    ex = _executor(backend, workers, checkpoint_every, profile, costs)
     if not wait and not ex.detached:
         fail(f"--no-wait: only for --backend submitit, whose jobs outlive this command")
     statuses = tuple(ONLY[o] for o in chosen)
     try:
+        if costs is not None:
+            ex.calibrated.check((g.id for g in open_store(store).meta.groups), str(store))
         st, units, reset = resume_units(store, statuses, verify)
     except ConfigError as err:
         fail(escape(str(err)))

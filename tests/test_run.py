@@ -4,6 +4,7 @@ from a non-editable install), packing, unit liveness, and crash safety under man
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,10 +16,11 @@ import pytest
 
 from landscape_hpc.config import ConfigError
 from landscape_hpc.run import make_executor
+from landscape_hpc.run.costs import Calibrated, unit_costs
 from landscape_hpc.run.pack import make_packs, n_jobs
 from landscape_hpc.run.profile import ENV, load_profile
 from landscape_hpc.run.slurm import split_arrays
-from landscape_hpc.store import locks, open_store
+from landscape_hpc.store import PENDING, locks, open_store
 from test_store import DATA, ROOT, SWEEP, assert_same, cli, records
 
 KILL = DATA / "kill_sweep.yaml"
@@ -130,6 +132,57 @@ def test_packs_are_contiguous_balanced_and_cover_every_unit():
     assert split_arrays(5, 1001) == [(0, 5)]
     assert split_arrays(2500, 1001) == [(0, 1001), (1001, 1001), (2002, 498)]
     assert split_arrays(3, 2) == [(0, 2), (2, 1)]
+
+
+def test_unit_costs_measured_else_calibrated_else_the_median(reference, tmp_path):
+    path = tmp_path / "s.zarr"
+    shutil.copytree(reference, path)
+    s = open_store(path, "r+")
+    unit_group, units = s.units["group"][:], [(u, 2) for u in range(s.n_units)]
+    wall = s.tasks["wall_time"][:].reshape(s.n_units, 2)
+    # a unit's wall time is that of its slowest trajectory; per group the median over its units
+    slowest = {g: np.median(wall[unit_group == g].max(1)) for g in range(3)}
+    assert np.allclose(unit_costs(s, units), [slowest[g] for g in unit_group])
+    ids = [g.id for g in s.meta.groups]
+    status = s.tasks["status"][:]
+    status[s.tasks["group"][:] == 2] = PENDING
+    s.tasks["status"][:] = status
+    cal = Calibrated(tmp_path / "cal.json", {ids[0]: 50.0, ids[2]: 100.0})
+    costs = unit_costs(s, units, cal)
+    assert np.allclose(costs[unit_group == 2], 200.0)          # calibrated: nothing measured
+    assert np.allclose(costs[unit_group == 0], slowest[0])     # measured wins
+    assert np.allclose(unit_costs(s, units)[unit_group == 2], np.median([slowest[0], slowest[1]]))
+    s.tasks["status"][:] = np.where(status > 0, PENDING, 0)
+    assert unit_costs(s, units) is None                        # a fresh store: task counts
+    costs = unit_costs(s, units, cal)
+    assert np.allclose(costs, [{0: 100.0, 1: 150.0, 2: 200.0}[g] for g in unit_group])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{not json", "not a readable JSON file"),
+    ('{"n_tasks": 12}', "calibration.groups: expected the list of a calibration's groups"),
+    ('{"calibration": {"groups": [{"id": "abc", "mean_s_per_task": -1}]}}',
+     "calibration.groups[0].mean_s_per_task: expected seconds >= 0, got -1"),
+    ('{"calibration": {"groups": [{"mean_s_per_task": 1}]}}', "calibration.groups[0].id"),
+    ('{"calibration": {"groups": [{"id": "abc", "mean_s_per_task": 1}]}}',
+     "none of its 1 groups is one of the 3 of"),
+])
+def test_bad_costs_files_are_refused_and_nothing_is_written(tmp_path, text, message):
+    bad = tmp_path / "cal.json"
+    bad.write_text(text)
+    r = cli("submit", SWEEP, "--store", tmp_path / "s.zarr", "--costs", bad)
+    assert r.returncode == 2 and f"{bad}:" in r.stderr, r.stderr
+    assert message in " ".join(r.stderr.split()), r.stderr
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def test_costs_only_for_submitit(reference, tmp_path):
+    cal = tmp_path / "cal.json"
+    cal.write_text('{"calibration": {"groups": [{"id": "abc", "mean_s_per_task": 1}]}}')
+    r = cli("resume", reference, "--costs", cal)
+    assert r.returncode == 2 and "--costs: only for --backend submitit" in r.stderr, r.stderr
+    r = cli("resume", reference, "--backend", "submitit", "--costs", cal, "--no-wait")
+    assert r.returncode == 2 and "none of its 1 groups is one of the 3 of" in r.stderr, r.stderr
 
 
 def test_liveness_from_lock_and_heartbeat(tmp_path):

@@ -152,3 +152,24 @@ def test_packed_jobs_in_split_arrays_survive_scancel_and_resume(slurm, tmp_path)
     assert r.returncode == 0 and "done" in r.stdout
     assert cli("run", PACKED, "--store", ref, "-q", "--workers", "2").returncode == 0
     assert_same(records(path), records(ref))
+
+
+def test_a_calibration_packs_a_fresh_store_by_its_costs(slurm, tmp_path):
+    """A fresh store has no measured costs: packed by task counts, its six units make as many
+    jobs as max_jobs allows; with the calibration of 'plan --calibrate --json', which says they
+    take seconds, one job runs them all.  Both give the same records."""
+    profile = tmp_path / "packed.yaml"
+    profile.write_text("partition: debug\ntime: 10\nmemory: 500M\nmax_jobs: 3\n")
+    r = cli("plan", PACKED, "--calibrate", "2", "--cap", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    cal = tmp_path / "cal.json"
+    cal.write_text(r.stdout)
+    calibrated, counted = tmp_path / "calibrated.zarr", tmp_path / "counted.zarr"
+    r = cli("submit", PACKED, "--store", calibrated, "--profile", profile, "--costs", cal)
+    assert r.returncode == 0 and "submitted 1 packed jobs running 6 units" in r.stdout, r.stderr
+    r = cli("submit", PACKED, "--store", counted, "--profile", profile)
+    assert r.returncode == 0 and "submitted 3 packed jobs running 6 units" in r.stdout, r.stderr
+    wait_for_queue([a.job_id for p in (calibrated, counted) for sub in open_store(p).meta.jobs
+                    for a in sub.arrays])
+    assert (open_store(calibrated).tasks["status"][:] == DONE).all()
+    assert_same(records(calibrated), records(counted))

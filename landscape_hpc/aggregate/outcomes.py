@@ -73,6 +73,18 @@ def lowest_threshold(low: np.ndarray, high: np.ndarray, zero_loss: float = ZERO_
     return float(np.sqrt(high[k] * low[k + 1]))
 
 
+def outcome_codes(cols: dict[str, np.ndarray], glob: float, lowest: float) -> np.ndarray:
+    """Codes into :data:`CLASSES` of flat tasks (``status``, ``loss``, ``stopped_by``,
+    ``polish_stopped_by``, ``n_negative``) by the rules above, with the global and lowest
+    thresholds ``glob`` and ``lowest``."""
+    code = np.select(
+        [np.isin(cols["stopped_by"], CHANNEL_STOPS), ~converged(cols), cols["loss"] < glob,
+         cols["loss"] < lowest, cols["n_negative"] > 0],
+        [CHANNEL, NOT_CONVERGED, GLOBAL_MIN, LOWEST_FOUND, SADDLE], LOCAL_MIN)
+    code[cols["status"] != DONE] = NOT_CONVERGED
+    return code
+
+
 def classify(ds: xr.Dataset, threshold: float | None = None, rtol: float = RTOL,
              atol: float = ATOL, zero_loss: float = ZERO_LOSS) -> xr.Dataset:
     """``ds`` with ``outcome`` (codes into :data:`CLASSES`, -1 where no task) and the loss
@@ -83,12 +95,8 @@ def classify(ds: xr.Dataset, threshold: float | None = None, rtol: float = RTOL,
     glob = zero_loss if threshold is None else threshold
     lowest = threshold if threshold is not None else lowest_threshold(
         ds["level_low"].values, ds["level_high"].values, zero_loss)
-    cols = flat(ds, ["loss", "stopped_by", "polish_stopped_by", "n_negative"])
-    code = np.select(
-        [np.isin(cols["stopped_by"], CHANNEL_STOPS), ~converged(cols), cols["loss"] < glob,
-         cols["loss"] < lowest, cols["n_negative"] > 0],
-        [CHANNEL, NOT_CONVERGED, GLOBAL_MIN, LOWEST_FOUND, SADDLE], LOCAL_MIN)
-    code[cols["status"] != DONE] = NOT_CONVERGED
+    code = outcome_codes(flat(ds, ["loss", "stopped_by", "polish_stopped_by", "n_negative"]),
+                         glob, lowest)
     ref = ds["status"]
     out = np.full(ref.shape, -1, dtype=np.int8)
     out[ref.values != EMPTY] = code

@@ -27,6 +27,7 @@ import numpy as np
 from ..config import ConfigError
 from ..store import PENDING, Store, open_store
 from ..store.layout import RERUN
+from .costs import Calibrated
 from .executor import Executor, Job, Units, run, wait
 from .status import ONLY, live_units, status, work_left
 
@@ -41,12 +42,16 @@ __all__ = ["NAMES", "ONLY", "Executor", "Job", "Prepared", "make_executor", "pla
 
 
 def make_executor(name: str, workers: int | None = None, checkpoint_every: float | None = None,
-                  profile: str | None = None) -> Executor:
+                  profile: str | None = None, costs: Calibrated | None = None) -> Executor:
     """An executor by name.  The local ones take ``workers`` and ``checkpoint_every``; the SLURM
-    ones take both from the cluster ``profile`` (a name or a YAML file), and an option an
-    executor cannot honour is a ConfigError naming it."""
+    ones take both from the cluster ``profile`` (a name or a YAML file); submitit packs by the
+    ``costs`` of a calibration where nothing is measured yet.  An option an executor cannot
+    honour is a ConfigError naming it."""
     if name not in NAMES:
         raise ConfigError(f"--backend: expected one of {', '.join(NAMES)}, got '{name}'")
+    if costs is not None and name != "submitit":
+        raise ConfigError(f"--costs: only for --backend submitit, which packs units into jobs "
+                          f"by their cost, not --backend {name}")
     if name in SLURM:
         for option, value in (("--workers", workers), ("--checkpoint-every", checkpoint_every)):
             if value is not None:
@@ -61,7 +66,7 @@ def make_executor(name: str, workers: int | None = None, checkpoint_every: float
             return DaskSlurmExecutor(p)
         from .submitit_slurm import SubmititExecutor
 
-        return SubmititExecutor(p)
+        return SubmititExecutor(p, calibrated=costs)
     if profile is not None:
         raise ConfigError(f"--profile: only for the SLURM backends ({', '.join(SLURM)}), not "
                           f"--backend {name}")
@@ -105,9 +110,14 @@ class Prepared:
     units: Units       # units with work left, not live
 
 
-def prepare(sweep_file: str | Path, store: str | Path, scale: str | None = None) -> Prepared:
-    """Plan the sweep, create or extend its store, and find the units with work left."""
+def prepare(sweep_file: str | Path, store: str | Path, scale: str | None = None,
+            costs: Calibrated | None = None) -> Prepared:
+    """Plan the sweep, create or extend its store, and find the units with work left; ``costs``
+    (for the packer) must calibrate some group of the plan, checked before the store is
+    touched."""
     plan = plan_for_store(sweep_file, scale)
+    if costs is not None:
+        costs.check((g.id for g in plan.groups), f"{sweep_file}")
     st, added = Store.create_or_extend(store, plan)
     return Prepared(st, plan.n_tasks, added, work_left(st))
 
@@ -120,6 +130,7 @@ def resume_units(path: str | Path, statuses: tuple[int, ...] = RERUN, verify: bo
     to (a task running, done or failed); units that only the coordinator wrote are not read."""
     st = open_store(path, "r+")
     bad: dict[int, str] = {}
+    live = None
     if verify:
         live = live_units(st, np.arange(st.n_units))
         idle = [u for u in range(st.n_units) if u not in live]
@@ -127,7 +138,7 @@ def resume_units(path: str | Path, statuses: tuple[int, ...] = RERUN, verify: bo
         status = st.tasks["status"][:].reshape(st.n_units, st.unit_size)
         bad |= _reset(st, st.verify([u for u in idle if u not in bad
                                      and (status[u] > PENDING).any()]))
-    return st, work_left(st, statuses), bad
+    return st, work_left(st, statuses, live), bad
 
 
 def _reset(store: Store, bad: dict[int, str]) -> dict[int, str]:

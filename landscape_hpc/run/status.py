@@ -33,13 +33,16 @@ def live_units(store: Store, units: np.ndarray) -> dict[int, str]:
     return out
 
 
-def work_left(store: Store, statuses: tuple[int, ...] = RERUN) -> list[tuple[int, int]]:
-    """(unit, tasks to run) for every unit with tasks in ``statuses`` that is not live."""
+def work_left(store: Store, statuses: tuple[int, ...] = RERUN,
+              live: dict[int, str] | None = None) -> list[tuple[int, int]]:
+    """(unit, tasks to run) for every unit with tasks in ``statuses`` that is not live
+    (``live``: the live units when the caller has just probed them)."""
     status = store.tasks["status"][:].reshape(store.n_units, store.unit_size)
     counts = np.isin(status, statuses).sum(1)
     units = np.flatnonzero(counts)
-    running = [u for u in units if (status[u] == RUNNING).any()]
-    live = live_units(store, np.array(running, dtype=int))
+    if live is None:
+        running = [u for u in units if (status[u] == RUNNING).any()]
+        live = live_units(store, np.array(running, dtype=int))
     return [(int(u), int(counts[u])) for u in units if int(u) not in live]
 
 

@@ -1,13 +1,13 @@
 """The submitit executor: packed jobs in SLURM job arrays, recorded in the store.
 
 ``submit`` cuts the units into packs (:mod:`.pack`: at most the profile's ``max_jobs``, fewer
-where the measured costs say the jobs would be short), submits one array element per pack, split
-into as many arrays as MaxArraySize needs (:func:`.slurm.split_arrays`), records the submission
-in the store (one record per array, made as soon as SLURM has it) and returns at once.  A job that reaches its time limit gets submitit's signal
-``signal_delay`` seconds before it and requeues itself (:class:`PackJob` is checkpointable);
-the requeued job continues its unit from the trajectory checkpoint.  The costs are the measured
-wall times of the store's done tasks, per group (an upper bound for batched units: a task's
-wall time is that of the whole batch it ran in).
+where the estimated costs say the jobs would be short), submits one array element per pack,
+split into as many arrays as MaxArraySize needs (:func:`.slurm.split_arrays`), records the
+submission in the store (one record per array, made as soon as SLURM has it) and returns at
+once.  A job that reaches its time limit gets submitit's signal ``signal_delay`` seconds before
+it and requeues itself (:class:`PackJob` is checkpointable); the requeued job continues its unit
+from the trajectory checkpoint.  The costs are those of :mod:`.costs`: measured on the store's
+done units, else from a calibration file.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from ..store import DONE, Store
+from ..store import Store
 from ..store.layout import RERUN
 from ..store.meta import ArrayPart, Submission
+from .costs import Calibrated, unit_costs
 from .executor import Executor, Job, UnitResult, Units
 from .pack import make_packs, n_jobs, run_pack
 from .profile import ClusterProfile
@@ -41,23 +42,6 @@ def _pack_job_class():
             return run_pack(store, units, statuses, checkpoint_every, budget)
 
     return PackJob
-
-
-def unit_costs(store: Store, units: Units) -> np.ndarray | None:
-    """Estimated seconds per unit from the median wall time of the done tasks of its group
-    (of all done tasks for groups without any); None if no task is done yet."""
-    group, status = store.tasks["group"][:], store.tasks["status"][:]
-    wall = store.tasks["wall_time"][:]
-    done = status == DONE
-    if not done.any():
-        return None
-    overall = float(np.median(wall[done]))
-    unit_group = store.units["group"][:]
-    medians = {}
-    for g in np.unique(unit_group[[u for u, _ in units]]):
-        sel = done & (group == g)
-        medians[int(g)] = float(np.median(wall[sel])) if sel.any() else overall
-    return np.array([n * medians[int(unit_group[u])] for u, n in units])
 
 
 @dataclass
@@ -87,8 +71,10 @@ class SubmititExecutor(Executor):
     detached = True
     follows_store = True
 
-    def __init__(self, profile: ClusterProfile, poll: float = 5.0):
+    def __init__(self, profile: ClusterProfile, poll: float = 5.0,
+                 calibrated: Calibrated | None = None):
         self.profile = profile
+        self.calibrated = calibrated
         self.poll = poll
         self._arrays: list[str] = []
         self._states: tuple[float, dict[str, str]] = (-np.inf, {})
@@ -116,7 +102,7 @@ class SubmititExecutor(Executor):
     def submit(self, store: Store, units: Units, statuses: tuple[int, ...] = RERUN) -> list[Job]:
         p = self.profile
         limits = cluster_config()
-        costs = unit_costs(store, units)
+        costs = unit_costs(store, units, self.calibrated)
         jobs = min(n_jobs(costs, len(units), p.max_jobs, p.budget), limits["MaxJobCount"])
         weights = costs if costs is not None else np.array([n for _, n in units], dtype=float)
         packs = make_packs([u for u, _ in units], weights, jobs)

@@ -21,7 +21,7 @@ says how many are used); snapshots are padded to the largest capacity (``snap_co
 The record arrays are not written here: :data:`RECORD` is derived from the fields of
 :class:`~landscape_hpc.dynamics.record.TrajectoryRecord` (their ``metadata`` holds dtype, dims,
 description, units), after the one derived field ``n_params``; only the bookkeeping arrays are
-defined in this module.  The cost: importing the store imports the dynamics (and torch).
+defined in this module.  ``dynamics.record`` imports no torch, so neither does the store.
 """
 
 from __future__ import annotations
