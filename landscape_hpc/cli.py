@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -17,6 +18,9 @@ from rich.table import Table
 from . import __version__
 from .config import ConfigError, load
 from .ui import console, err_console, fail
+
+if TYPE_CHECKING:
+    from .run.costs import Calibrated
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Gradient-flow sweeps over neural-network loss landscapes.")
@@ -208,7 +212,7 @@ def _submitted(jobs) -> None:
                   highlight=False)
 
 
-def _prepare(sweep: Path, store: Path, scale: str | None, costs=None):
+def _prepare(sweep: Path, store: Path, scale: str | None, costs: Calibrated | None = None):
     from .run import prepare
 
     try:

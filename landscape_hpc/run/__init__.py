@@ -117,7 +117,7 @@ def prepare(sweep_file: str | Path, store: str | Path, scale: str | None = None,
     touched."""
     plan = plan_for_store(sweep_file, scale)
     if costs is not None:
-        costs.check((g.id for g in plan.groups), f"{sweep_file}")
+        costs.check((g.id for g in plan.groups), str(sweep_file))
     st, added = Store.create_or_extend(store, plan)
     return Prepared(st, plan.n_tasks, added, work_left(st))
 
