@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.stats import chi2_contingency, norm
 
 from landscape_hpc.aggregate import wilson_interval
 
@@ -525,6 +525,15 @@ def relu_population_rows(out: Path) -> list[Row]:
     return rows + protocol_rows(out)
 
 
+def homogeneity(k: np.ndarray, n: np.ndarray) -> tuple[float, float]:
+    """Pearson's chi-square test that ``k`` of ``n`` is one share in every group: (chi2, p)."""
+    table = np.stack([k, n - k], axis=1)
+    if (table.sum(0) == 0).any():
+        return 0.0, 1.0  # one outcome only: no difference to test
+    chi2, p, _, _ = chi2_contingency(table, correction=False)
+    return float(chi2), float(p)
+
+
 def protocol_rows(out: Path) -> list[Row]:
     try:
         t = read(out, "relu_population_protocol")
@@ -537,14 +546,12 @@ def protocol_rows(out: Path) -> list[Row]:
             continue
         what = "not converged after 10^4 steps" if kind == "other" else "global minima"
         ours = "; ".join(f"d = {r.d_over_M:g}M: {pct(r.count, r.tasks)}" for r in g.itertuples())
-        lo0, hi0 = wilson(g["count"].iloc[0], g["tasks"].iloc[0])
-        moved = any(wilson(r.count, r.tasks)[0] > hi0 or wilson(r.count, r.tasks)[1] < lo0
-                    for r in g.itertuples())
+        chi2, p = homogeneity(g["count"].to_numpy(), g["tasks"].to_numpy())
         rows.append(Row("App. G; App. C (d)", f"K = M = {m}, {method}: {what} against d",
                         "d not stated (stripped from our copy)", ours,
                         f"{int(g['tasks'].iloc[-1])} per d", "no paper value",
-                        "the 95% interval at d = M " + ("is disjoint from one" if moved else
-                                                        "overlaps those") + " at larger d"))
+                        f"the same share at every d? chi-square test of homogeneity: "
+                        f"chi2 = {chi2:.1f}, {len(g) - 1} df, p = {p:.2g}"))
     try:
         same = read(out, "relu_population_protocol_agreement")
     except FileNotFoundError:
@@ -624,7 +631,10 @@ CHECKED = {
         "The paper integrates the (Q, M) order-parameter ODEs; the main sweep integrates the "
         "weights (`flow_auto`) with the initial weights drawn in d = M, and the protocol sweep "
         "measures both choices (the (Q, M) flow as `order_params`, d = M, 2M, 4M) and a "
-        "gradient-descent budget of 10^4 steps.  A task is a global minimum below loss "
+        "gradient-descent budget of 10^4 steps.  At K = M = 12 the global-minimum share "
+        "moves with d by up to 9 points (d = M against 2M), but on 300 seeds per d that is not "
+        "significant at 5% (the homogeneity test in the rows, p = 0.09-0.1): the d of the "
+        "draw matters less than a first look at 200 seeds suggested.  A task is a global minimum below loss "
         "10^-10, a spurious minimum when it converged above it with no negative Hessian "
         "eigenvalue, and 'none' otherwise (saddles, not converged)."),
 }

@@ -121,6 +121,15 @@ def test_trend_test_of_two_groups_is_pearsons_chi_square(reproduce):
     assert reproduce.trend(k3[::-1], n3, x3)[0] == pytest.approx(-z3)
 
 
+def test_homogeneity_test_of_shares_across_d(reproduce):
+    """The protocol rows' test: by hand, 10, 20, 30 of 50 each give chi2 = 50/3 on 2 df
+    (p = exp(-chi2 / 2)); equal shares give 0; an outcome no group has is no difference."""
+    chi2, p = reproduce.homogeneity(np.array([10, 20, 30]), np.array([50, 50, 50]))
+    assert chi2 == pytest.approx(50 / 3) and p == pytest.approx(np.exp(-25 / 3))
+    assert reproduce.homogeneity(np.array([12, 24]), np.array([50, 100])) == pytest.approx((0, 1))
+    assert reproduce.homogeneity(np.array([0, 0, 0]), np.array([300] * 3)) == (0.0, 1.0)
+
+
 def test_stratified_trend_test_sums_the_strata(reproduce):
     """Stratified by architecture: strata sum their statistics and variances, so two strata with
     opposite trends cancel, and a stratum at one score only adds nothing."""
