@@ -633,8 +633,8 @@ CHECKED = {
         "measures both choices (the (Q, M) flow as `order_params`, d = M, 2M, 4M) and a "
         "gradient-descent budget of 10^4 steps.  At K = M = 12 the global-minimum share "
         "moves with d by up to 9 points (d = M against 2M), but on 300 seeds per d that is not "
-        "significant at 5% (the homogeneity test in the rows, p = 0.09-0.1): the d of the "
-        "draw matters less than a first look at 200 seeds suggested.  A task is a global minimum below loss "
+        "significant at 5% (the homogeneity test in the rows, p = 0.09-0.1); a difference of "
+        "that size needs about 500 seeds per d to show at 5% with 80% power.  A task is a global minimum below loss "
         "10^-10, a spurious minimum when it converged above it with no negative Hessian "
         "eigenvalue, and 'none' otherwise (saddles, not converged)."),
 }
