@@ -283,7 +283,6 @@ def resume(
     """Rerun what is not done: dead running tasks continue from their checkpoints; units that a
     live process or SLURM job holds are left alone; units with an unreadable chunk are rerun."""
     from .run import ONLY, resume_units
-    from .store import open_store
 
     chosen = tuple(o.strip() for o in only.split(",") if o.strip())
     bad = [o for o in chosen if o not in ONLY]
@@ -294,9 +293,7 @@ def resume(
         fail(f"--no-wait: only for --backend submitit, whose jobs outlive this command")
     statuses = tuple(ONLY[o] for o in chosen)
     try:
-        if costs is not None:
-            ex.calibrated.check((g.id for g in open_store(store).meta.groups), str(store))
-        st, units, reset = resume_units(store, statuses, verify)
+        st, units, reset = resume_units(store, statuses, verify, getattr(ex, "calibrated", None))
     except ConfigError as err:
         fail(escape(str(err)))
     for u, message in reset.items():

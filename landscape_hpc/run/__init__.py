@@ -123,12 +123,15 @@ def prepare(sweep_file: str | Path, store: str | Path, scale: str | None = None,
 
 
 def resume_units(path: str | Path, statuses: tuple[int, ...] = RERUN, verify: bool = True,
-                 ) -> tuple[Store, Units, dict[int, str]]:
+                 costs: Calibrated | None = None) -> tuple[Store, Units, dict[int, str]]:
     """The store, its units to rerun, and the units reset because a chunk of theirs could not
     be read (a job killed mid-write, a shared filesystem that lost a write).  Verified are the
     status chunks of every unit that is not live, then every chunk of the units a worker wrote
-    to (a task running, done or failed); units that only the coordinator wrote are not read."""
+    to (a task running, done or failed); units that only the coordinator wrote are not read.
+    ``costs`` must calibrate some group of the store, checked before anything is reset."""
     st = open_store(path, "r+")
+    if costs is not None:
+        costs.check((g.id for g in st.meta.groups), str(path))
     bad: dict[int, str] = {}
     live = None
     if verify:
