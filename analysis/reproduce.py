@@ -39,12 +39,14 @@ from landscape_hpc.aggregate import wilson_interval
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-#: sweep -> its figure scripts (the first named after the sweep file)
-SWEEPS = {"channels_loss_levels": ["channels_loss_levels", "channels_jump"],
+#: sweep -> the figures made from its store (the first named after the sweep file), each by the
+#: script of its name, or of SCRIPTS[name] given --name NAME
+SWEEPS = {"channels_loss_levels": ["channels_loss_levels", "channels_jump_2d"],
           **{s: [s] for s in ["channels_saddle_line", "channels_channel_stop", "channels_scaling",
-                              "few_neurons_one_neuron", "few_neurons_four_neuron",
-                              "symmetry_induced", "relu_like", "relu_population",
-                              "relu_population_protocol"]}}
+                              "channels_jump", "few_neurons_one_neuron",
+                              "few_neurons_four_neuron", "symmetry_induced", "relu_like",
+                              "relu_population", "relu_population_protocol"]}}
+SCRIPTS = {"channels_jump_2d": "channels_jump"}
 RUNS = ["sweep", "profile", "tasks", "done", "failed", "made", "commit"]
 #: the criteria of statements in words, on the 95% Wilson interval of a share: "substantial" or
 #: "significant": lower bound above SUBSTANTIAL; "little to no": upper bound below LITTLE;
@@ -145,26 +147,39 @@ def channels_rows(out: Path) -> list[Row]:
     return rows + channel_stop_rows(out) + saddle_line_rows(out) + jump_rows(out)
 
 
+#: the jump tables: file name -> which channels
+JUMPS = {"channels_jump": "channels of the paper's Fig. 5 configuration (8-D Rosenbrock, r = 8 "
+                          "softplus with biases, channels_jump.yaml)",
+         "channels_jump_2d": "a channel of the loss-levels sweep (2-D), not the paper's 8-D one"}
+
+
 def jump_rows(out: Path) -> list[Row]:
-    try:
-        t = read(out, "channels_jump_slopes")
-    except FileNotFoundError:
-        return []
     text = {"limit_error": "error of the GLU limit", "loss_decrease": "loss decrease per jump",
             "sharpness": "sharpness (largest Hessian eigenvalue)"}
-    jumps = read(out, "channels_jump")
-    ratios = {}  # successive jumps, as the growing / the shrinking one: 2^|slope| predicted
-    for r in t.itertuples():
-        x = jumps[r.quantity] / jumps[r.quantity].shift(-1)
-        ratios[r.quantity] = ", ".join(f"{v:.2f}" for v in (x if r.predicted > 0 else 1 / x)
-                                       .dropna())
-    return [Row("Fig. 5, App. C.1", f"jump procedure: {text[r.quantity]} against eps "
-                "(log-log slope)", f"{r.predicted:g} (eps^{r.predicted:g})", f"{r.fitted:.3f}",
-                "8 jumps", "agree" if abs(r.fitted - r.predicted) < 0.2 else "disagree",
-                f"tolerance 0.2; a channel of the loss-levels sweep (width {r.width}, seed "
-                f"{r.seed}, neurons {r.pair}), not the paper's 8-D one; ratios of successive "
-                f"jumps {ratios[r.quantity]} (eps halves: {2 ** abs(r.predicted):g} predicted)")
-            for r in t.itertuples()]
+    rows = []
+    for name, which in JUMPS.items():
+        try:
+            t, jumps = read(out, f"{name}_slopes"), read(out, name)
+        except FileNotFoundError:
+            continue
+        for q, g in t.groupby("quantity", sort=False):
+            predicted, fitted = g["predicted"].iloc[0], g["fitted"].median()
+            # successive jumps, as the growing / the shrinking one: 2^|slope| predicted
+            x = jumps.groupby(["seed", "pair"])[q].transform(lambda v: v / v.shift(-1))
+            ratio = (x if predicted > 0 else 1 / x).groupby(jumps["jump"]).median().dropna()
+            channels = ", ".join(f"seed {r.seed} neurons {r.pair}: {r.fitted:.2f}"
+                                 for r in g.itertuples())
+            rows.append(Row(
+                "Fig. 5, App. C.1", f"jump procedure: {text[q]} against eps (log-log slope), "
+                f"{'8-D' if name == 'channels_jump' else '2-D'} channels",
+                f"{predicted:g} (eps^{predicted:g})", f"{fitted:.3f}",
+                f"{len(g)} x {jumps['jump'].max()} jumps",
+                "agree" if abs(fitted - predicted) < 0.2 else "disagree",
+                f"tolerance 0.2 on the median over channels; {which}, width "
+                f"{g['width'].iloc[0]}: {channels}; successive jumps (median over channels) "
+                f"{', '.join(f'{v:.2f}' for v in ratio)} (eps halves: "
+                f"{2 ** abs(predicted):g} predicted)"))
+    return rows
 
 
 def channel_stop_rows(out: Path) -> list[Row]:
@@ -642,7 +657,8 @@ CHECKED = {
 
 PAPERS: list[tuple[str, str, list[str], Callable[[Path], list[Row]]]] = [
     ("channels-to-infinity", "Flat channels to infinity in neural loss landscapes",
-     ["channels_loss_levels", "channels_channel_stop", "channels_saddle_line"], channels_rows),
+     ["channels_loss_levels", "channels_channel_stop", "channels_saddle_line", "channels_jump"],
+     channels_rows),
     ("channels-to-infinity, Fig. 4", "channel probability per dataset and architecture",
      ["channels_scaling"], channels_scaling_rows),
     ("few-neurons-theory, Fig. 2", "one-neuron students of k orthonormal teacher neurons",
@@ -695,9 +711,11 @@ def make_tables(runs: Path, out: Path) -> pd.DataFrame:
         if not (store / "zarr.json").exists():
             continue
         print(f"{sweep}: {store}", flush=True)
-        for script in SWEEPS[sweep]:
+        for name in SWEEPS[sweep]:
+            script = SCRIPTS.get(name, name)
+            options = ["--name", name] if script != name else []
             subprocess.run([sys.executable, str(HERE / f"{script}.py"), str(store), "--out",
-                            str(out)], check=True, stdout=subprocess.DEVNULL)
+                            str(out), *options], check=True, stdout=subprocess.DEVNULL)
         row = provenance(sweep, store)
         table = pd.concat([table[table["sweep"] != sweep], pd.DataFrame([row])])
     table = table.sort_values("sweep")

@@ -10,7 +10,7 @@ LHPC=${LHPC:-.venv/bin/landscape-hpc}
 WORKERS=${WORKERS:-$(nproc)}
 ORDER=(relu_population_protocol relu_population few_neurons_one_neuron channels_loss_levels
        few_neurons_four_neuron symmetry_induced channels_saddle_line channels_channel_stop
-       relu_like channels_scaling)
+       relu_like channels_jump channels_scaling)
 names=("${@:-${ORDER[@]}}")
 mkdir -p runs
 for name in "${names[@]}"; do

@@ -69,24 +69,23 @@ def run_groups(sweep: str, profile: str | None, every: int, seeds: int, maxtime:
     return rows
 
 
-def classify(r: dict) -> str:
-    """The outcome class of one end point (a row of :func:`run_groups`)."""
+def classify(rows: list[dict]) -> list[str]:
+    """The outcome class of each end point (rows of :func:`run_groups`)."""
     from landscape_hpc.aggregate.outcomes import CLASSES, ZERO_LOSS, outcome_codes
     from landscape_hpc.store.layout import DONE
 
-    cols = {"status": np.array([DONE]), "loss": np.array([float(r["loss"])]),
-            "stopped_by": np.array([r["stopped_by"]]),
-            "polish_stopped_by": np.array([r["polish_stopped_by"]]),
-            "n_negative": np.array([int(r["n_negative"])])}
-    return CLASSES[outcome_codes(cols, ZERO_LOSS, ZERO_LOSS)[0]]
+    cols = {"loss": np.array([float(r["loss"]) for r in rows]),
+            "n_negative": np.array([int(r["n_negative"]) for r in rows])}
+    cols |= {k: np.array([r[k] for r in rows]) for k in ("stopped_by", "polish_stopped_by")}
+    cols["status"] = np.full(len(rows), DONE)
+    return [CLASSES[c] for c in outcome_codes(cols, ZERO_LOSS, ZERO_LOSS)]
 
 
-def compare(new: dict, ref: dict) -> str:
-    """'' where the end points agree, else what differs."""
-    c1, c2 = classify(ref), classify(new)
-    if c1 != c2:
-        return f"class {c1} -> {c2}"
-    if c1 in ("global_min", "local_min", "saddle"):
+def compare(new: dict, ref: dict, c_new: str, c_ref: str) -> str:
+    """'' where the end points (of classes ``c_new`` and ``c_ref``) agree, else what differs."""
+    if c_ref != c_new:
+        return f"class {c_ref} -> {c_new}"
+    if c_ref in ("global_min", "local_min", "saddle"):
         a, b = float(ref["loss"]), float(new["loss"])
         if abs(a - b) > RTOL * max(abs(a), abs(b)) + ATOL:
             return f"loss {a:.10g} -> {b:.10g}"
@@ -119,12 +118,12 @@ def main() -> None:
     print("this tree", file=sys.stderr)
     new = run_groups(a.sweep, a.profile, a.every, a.seeds, a.maxtime, a.only)
     ref_by = {(r["group"], r["seed"]): r for r in ref}
+    refs = [ref_by[(n["group"], n["seed"])] for n in new]
     out, diffs = [], []
-    for n in new:
-        r = ref_by[(n["group"], n["seed"])]
-        diff = compare(n, r)
-        out.append({"group": n["group"], "seed": n["seed"], "class_ref": classify(r),
-                    "class_new": classify(n), "loss_ref": r["loss"], "loss_new": n["loss"],
+    for n, r, c_new, c_ref in zip(new, refs, classify(new), classify(refs)):
+        diff = compare(n, r, c_new, c_ref)
+        out.append({"group": n["group"], "seed": n["seed"], "class_ref": c_ref,
+                    "class_new": c_new, "loss_ref": r["loss"], "loss_new": n["loss"],
                     "stopped_by_ref": r["stopped_by"], "stopped_by_new": n["stopped_by"],
                     "method_ref": r["method"], "method_new": n["method"],
                     "wall_ref": r["wall_time"], "wall_new": n["wall_time"], "diff": diff})

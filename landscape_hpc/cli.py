@@ -179,12 +179,13 @@ EVERY_HELP = "Seconds between progress lines when the output is not a terminal."
 
 def _executor(name: str, workers: int | None, checkpoint_every: float | None,
               profile: str | None, costs: Path | None = None):
+    """The executor, and the calibration read from ``costs`` (None without)."""
     from .run import make_executor
     from .run.costs import Calibrated
 
     try:
         calibrated = None if costs is None else Calibrated.read(costs)
-        return make_executor(name, workers, checkpoint_every, profile, calibrated)
+        return make_executor(name, workers, checkpoint_every, profile, calibrated), calibrated
     except ConfigError as err:
         fail(escape(str(err)))
 
@@ -239,7 +240,7 @@ def run(
     """Run a sweep into STORE and wait; skips done tasks, adds the new ones of an extended sweep."""
     from .store.layout import RERUN
 
-    ex = _executor(backend, workers, checkpoint_every, profile)
+    ex, _ = _executor(backend, workers, checkpoint_every, profile)
     p = _prepare(sweep, store, scale)
     _wait(ex, p.store, p.units, RERUN, quiet, progress_every)
 
@@ -254,11 +255,11 @@ def submit(
     costs: Path = typer.Option(None, "--costs", help=COSTS_HELP),
 ) -> None:
     """Submit a sweep to SLURM and return at once; the jobs are recorded in the store."""
-    ex = _executor(backend, None, None, profile, costs)
+    ex, calibrated = _executor(backend, None, None, profile, costs)
     if not ex.detached:
         fail(f"--backend: submit hands work to SLURM and returns, which only 'submitit' does; "
              f"use 'landscape-hpc run --backend {backend}' for '{backend}'")
-    p = _prepare(sweep, store, scale, ex.calibrated)
+    p = _prepare(sweep, store, scale, calibrated)
     _submitted(ex.submit(p.store, p.units) if p.units else [])
     console.print(f"follow it with 'landscape-hpc status {store}'", highlight=False)
 
@@ -288,12 +289,12 @@ def resume(
     bad = [o for o in chosen if o not in ONLY]
     if bad or not chosen:
         fail(f"--only: expected a comma-separated list of {', '.join(ONLY)}, got '{only}'")
-    ex = _executor(backend, workers, checkpoint_every, profile, costs)
+    ex, calibrated = _executor(backend, workers, checkpoint_every, profile, costs)
     if not wait and not ex.detached:
         fail(f"--no-wait: only for --backend submitit, whose jobs outlive this command")
     statuses = tuple(ONLY[o] for o in chosen)
     try:
-        st, units, reset = resume_units(store, statuses, verify, getattr(ex, "calibrated", None))
+        st, units, reset = resume_units(store, statuses, verify, calibrated)
     except ConfigError as err:
         fail(escape(str(err)))
     for u, message in reset.items():

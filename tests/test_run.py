@@ -160,10 +160,13 @@ def test_unit_costs_measured_else_calibrated_else_the_median(reference, tmp_path
 
 @pytest.mark.parametrize("text, message", [
     ("{not json", "not a readable JSON file"),
-    ('{"n_tasks": 12}', "calibration.groups: expected the list of a calibration's groups"),
+    ('{"n_tasks": 12}', "calibration: Field required"),
+    ('{"calibration": {"groups": []}}', "calibration.groups: List should have at least 1 item"),
     ('{"calibration": {"groups": [{"id": "abc", "mean_s_per_task": -1}]}}',
-     "calibration.groups[0].mean_s_per_task: expected seconds >= 0, got -1"),
-    ('{"calibration": {"groups": [{"mean_s_per_task": 1}]}}', "calibration.groups[0].id"),
+     "calibration.groups.mean_s_per_task: Input should be greater than or equal to 0 (got -1)"),
+    ('{"calibration": {"groups": [{"id": "abc", "mean_s_per_task": NaN}]}}',
+     "calibration.groups.mean_s_per_task: Input should be a finite number"),
+    ('{"calibration": {"groups": [{"mean_s_per_task": 1}]}}', "calibration.groups.id: Field"),
     ('{"calibration": {"groups": [{"id": "abc", "mean_s_per_task": 1}]}}',
      "none of its 1 groups is one of the 3 of"),
 ])

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -33,6 +34,8 @@ EXPECTED = {
     "relu_population_protocol.yaml": (2 * 3 * 3 * 300, 18),
     # its protocol check (issue 15): widths 2-5 x biases x the channel stop on / off, 30 seeds
     "channels_channel_stop.yaml": (4 * 2 * 2 * 30, 16),
+    # channels-to-infinity Fig. 5: the 8-D Rosenbrock, r = 8 configuration of Fig. 4, 50 seeds
+    "channels_jump.yaml": (50, 1),
     # relu-like-stationary-points E1-E4, one run each, and E4 with P.1's scale as a variance
     "relu_like.yaml": (5, 5),
 }
@@ -70,6 +73,15 @@ def test_smoke_profile_is_a_small_version(name):
     full, smoke = plan_sweep(SWEEPS / name), plan_sweep(SWEEPS / name, "smoke")
     assert 0 < smoke.n_tasks <= min(20, full.n_tasks)
     assert {p for g in smoke.groups for p in g.config} == {p for g in full.groups for p in g.config}
+
+
+def test_jump_sweep_is_a_configuration_of_the_scaling_sweep():
+    jump = plan_sweep(SWEEPS / "channels_jump.yaml")
+    scaling = plan_sweep(SWEEPS / "channels_scaling.yaml")
+    (group,) = jump.groups
+    same = [g for g in scaling.groups if g.id == group.id]
+    assert same and same[0].settings["d"] == 8 and same[0].settings["width"] == 8
+    assert np.array_equal(same[0].seeds, group.seeds)
 
 
 def test_loss_levels_seeds_per_width():

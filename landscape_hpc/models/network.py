@@ -14,8 +14,10 @@ Every function accepts theta of shape (P,) or (B, P); a leading batch dimension 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import accumulate
 
 import torch
 from pydantic import Field, field_validator, model_validator
@@ -25,6 +27,21 @@ from .activations import Activation, ActivationSpec
 
 Tensor = torch.Tensor
 DTYPE = torch.float64
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    shape: tuple[int, ...]
+    start: int
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def stop(self) -> int:
+        return self.start + self.size
 
 
 class NetSpec(Spec):
@@ -72,23 +89,26 @@ class NetSpec(Spec):
         b = self.biases
         return b if isinstance(b, tuple) else (b,) * (len(self.widths) + 1)
 
-
-@dataclass(frozen=True)
-class Block:
-    name: str
-    shape: tuple[int, ...]
-    start: int
+    def blocks(self) -> list[Block]:
+        """The blocks of theta, in the layout of the module docstring."""
+        dims = (self.input_dim, *self.widths)
+        flags = self.bias_flags
+        shapes: list[tuple[str, tuple[int, ...]]] = []
+        for layer in range(1, len(dims)):
+            shapes.append((f"w{layer}", (dims[layer], dims[layer - 1])))
+            if flags[layer - 1]:
+                shapes.append((f"b{layer}", (dims[layer],)))
+        if self.fixed_readout is None:
+            shapes.append(("a", (self.output_dim, dims[-1])))
+        if flags[-1]:
+            shapes.append(("c", (self.output_dim,)))
+        starts = accumulate((math.prod(shape) for _, shape in shapes), initial=0)
+        return [Block(name, shape, start) for (name, shape), start in zip(shapes, starts)]
 
     @property
-    def size(self) -> int:
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
-
-    @property
-    def stop(self) -> int:
-        return self.start + self.size
+    def num_params(self) -> int:
+        """P, the length of theta."""
+        return sum(b.size for b in self.blocks())
 
 
 class Network:
@@ -98,25 +118,8 @@ class Network:
         self.spec = spec
         self.activation: Activation = spec.activation.build()
         dims = (spec.input_dim, *spec.widths)
-        flags = spec.bias_flags
-        blocks: list[Block] = []
-        pos = 0
-
-        def add(name: str, shape: tuple[int, ...]) -> None:
-            nonlocal pos
-            blocks.append(Block(name, shape, pos))
-            pos += blocks[-1].size
-
-        for layer in range(1, len(dims)):
-            add(f"w{layer}", (dims[layer], dims[layer - 1]))
-            if flags[layer - 1]:
-                add(f"b{layer}", (dims[layer],))
-        if spec.fixed_readout is None:
-            add("a", (spec.output_dim, dims[-1]))
-        if flags[-1]:
-            add("c", (spec.output_dim,))
-        self.blocks = {b.name: b for b in blocks}
-        self.num_params = pos
+        self.blocks = {b.name: b for b in spec.blocks()}
+        self.num_params = spec.num_params
         if spec.fixed_readout is None:
             self.fixed_a = None
         else:

@@ -18,18 +18,37 @@ their task counts and makes as many jobs as the profile allows.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from ..config import ConfigError
+from ..config import ConfigError, validate
 from ..store import DONE, Store
 from .executor import Units
 
 HOW = "write it with 'landscape-hpc plan SWEEP --calibrate N --json > FILE'"
+
+
+class _Read(BaseModel):
+    """Reads the keys the packer needs; a calibration file has many more."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _GroupCost(_Read):
+    id: StrictStr
+    mean_s_per_task: float = Field(ge=0, allow_inf_nan=False, strict=True)
+
+
+class _Calibration(_Read):
+    groups: list[_GroupCost] = Field(min_length=1)
+
+
+class _CalibrationFile(_Read):
+    calibration: _Calibration
 
 
 @dataclass(frozen=True)
@@ -48,21 +67,11 @@ class Calibrated:
             doc = json.loads(path.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ConfigError(f"{path}: not a readable JSON file ({err}); {HOW}") from None
-        groups = doc.get("calibration", {}).get("groups") if isinstance(doc, dict) else None
-        if not isinstance(groups, list) or not groups:
-            raise ConfigError(f"{path}: calibration.groups: expected the list of a calibration's "
-                              f"groups; {HOW}")
-        per_task = {}
-        for i, g in enumerate(groups):
-            key = f"{path}: calibration.groups[{i}]"
-            if not isinstance(g, dict) or not isinstance(g.get("id"), str):
-                raise ConfigError(f"{key}.id: expected a group id (a string)")
-            s = g.get("mean_s_per_task")
-            if isinstance(s, bool) or not isinstance(s, (int, float)) or not s >= 0 \
-                    or not math.isfinite(s):
-                raise ConfigError(f"{key}.mean_s_per_task: expected seconds >= 0, got {s!r}")
-            per_task[g["id"]] = float(s)
-        return cls(path, per_task)
+        try:
+            groups = validate(_CalibrationFile, doc, str(path)).calibration.groups
+        except ConfigError as err:
+            raise ConfigError(f"{err}\n{HOW}") from None
+        return cls(path, {g.id: g.mean_s_per_task for g in groups})
 
     def check(self, group_ids: Iterable[str], what: str) -> None:
         """A ConfigError if none of ``group_ids`` (the groups of ``what``) is calibrated."""

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..dynamics.spec import DynamicsSpec, SnapshotSpec
-from ..models.network import NetSpec, Network
+from ..models.network import NetSpec
 from . import ids
 from .axes import UNSET
 from .spec import Sweep
@@ -56,7 +56,7 @@ class Group:
     @cached_property
     def n_params(self) -> int:
         """Parameters of the group's network (the store sizes ``param`` by the largest)."""
-        return Network(NetSpec.model_validate(self.config["problem"]["net"])).num_params
+        return NetSpec.model_validate(self.config["problem"]["net"]).num_params
 
     @cached_property
     def snapshots(self) -> SnapshotSpec:
