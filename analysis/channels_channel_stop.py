@@ -5,10 +5,14 @@ and without it (the paper's runs: until the maxnorm barrier).
     python analysis/channels_channel_stop.py runs/channels_channel_stop.zarr --out figures/
 
 Per width and bias setting: the share of channels (outcome ``channel``: the channel stop or the
-maxnorm) and of plateau saddles (converged with duplicated neurons) with the stop on (``{}``) and
-off (``null``), with 95% Wilson intervals; the CSV also counts the seeds whose two runs end in
-the same class and at the same loss level (relative 1e-3: a channel's loss at its detection is
-within that of its loss at the maxnorm).
+maxnorm), of plateau saddles (converged with duplicated neurons: two input vectors closer than
+1e-3, L2) and of end points of any class with such a pair (``close``: channels included, which
+at the maxnorm look like converged networks with duplicated neurons) with the stop on (``{}``)
+and off (``null``), with 95% Wilson intervals, the median L2 distance of the channels'
+closest pair, and the close end points that the channel stop found in a channel of three or
+more neurons (``close_triple``); the CSV also counts the seeds whose two runs end in the same class and at the same
+loss level (relative 1e-3: a channel's loss at its detection is within that of its loss at the
+maxnorm).
 """
 
 from __future__ import annotations
@@ -27,23 +31,28 @@ STOP = "dynamics.channel"
 def main() -> None:
     args = arguments(__doc__)
     ds = channel_results(args.store)
-    df = task_table(ds, ["has_duplicates"], threshold=0.0)
+    df = task_table(ds, ["has_duplicates", "min_l2_distance", "channel_neurons"], threshold=0.0)
     df["stop"] = np.where(df[STOP].astype(str) == "null", "off", "on")
     df["channel"] = df["outcome"] == "channel"
-    df["plateau"] = df["has_duplicates"].astype(bool) & ~df["channel"] & (
-        df["outcome"] != "not_converged")
+    df["close"] = df["has_duplicates"].astype(bool)
+    df["plateau"] = df["close"] & ~df["channel"] & (df["outcome"] != "not_converged")
     same = same_end_point(df, ["biases", "width", "seed"], "stop", "on", "off", rtol=RTOL)
+    # seeds with both runs done (a store still running has fewer), and those ending the same
+    pairs = same.groupby(level=["biases", "width"]).agg(["size", "sum"])
     rows = []
     for (biases, width), g in df.groupby(["biases", "width"]):
-        row = {"biases": biases, "width": width,
-               "seeds": int(same.loc[(biases, width)].size),
-               "same_end_point": int(same.loc[(biases, width)].sum())}
+        seeds, agree = pairs.loc[(biases, width)] if (biases, width) in pairs.index else (0, 0)
+        row = {"biases": biases, "width": width, "seeds": int(seeds),
+               "same_end_point": int(agree)}
         for stop, h in g.groupby("stop"):
-            for what in ("channel", "plateau"):
+            for what in ("channel", "plateau", "close"):
                 k, n = int(h[what].sum()), len(h)
                 lo, hi = wilson_interval(k, n)
                 row |= {f"{what}_{stop}": k, f"{what}_{stop}_lower": float(lo),
                         f"{what}_{stop}_upper": float(hi), f"tasks_{stop}": n}
+            row[f"channel_l2_{stop}"] = float(h.loc[h["channel"], "min_l2_distance"].median())
+            row[f"close_triple_{stop}"] = int((h["close"] & (h["channel_neurons"].fillna("")
+                                                             .str.count(",") >= 2)).sum())
         rows.append(row)
     table = pd.DataFrame(rows)
     panels = sorted(table["biases"].unique())
