@@ -9,7 +9,7 @@ per width, the share of initialisations that converge with duplicated neurons (t
 plateau saddle, Fig. 2b inset) and the share of channels (Fig. A1 insets), with 95% Wilson
 intervals.  The CSV lists per width the
 tasks, converged tasks, distinct loss levels, unique solutions up to permutation, duplicates,
-channels, the converged tasks whose loss level another width also reaches (``shared``: "many
+end points of any class with duplicated neurons (``close``: channels included), channels, the converged tasks whose loss level another width also reaches (``shared``: "many
 identical-loss solutions are found by networks of different sizes", Fig. 2), and the same for
 the channels, at the loss where each was stopped (``channels_shared``).
 """
@@ -50,6 +50,7 @@ def main() -> None:
                      "levels": len(cluster(g["loss"][c].to_numpy()).value),
                      "unique": g["solution"][c].nunique(),
                      "duplicates": int(g["has_duplicates"][c].sum()),
+                     "close": int(g["has_duplicates"].sum()),
                      "channels": int(chan[g.index].sum()),
                      "shared": int(shared[g.index[c]].sum()),
                      "channels_shared": int(chan_shared[g.index[chan[g.index]]].sum())})

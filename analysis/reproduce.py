@@ -104,7 +104,9 @@ def channels_rows(out: Path) -> list[Row]:
                         pct(r.duplicates, r.tasks), f"{r.tasks}",
                         overlap(r.duplicates, r.tasks, 0.10, 0.30),
                         "share of all initialisations whose converged end point has two "
-                        "neurons with the same input weights"))
+                        "neurons with the same input weights" + (
+                            f"; end points of any class with such a pair (channels included): "
+                            f"{pct(r.close, r.tasks)}" if "close" in nb else "")))
     k, n = wb.loc[wb["width"] >= 2, "duplicates"].sum(), wb.loc[wb["width"] >= 2, "tasks"].sum()
     rows.append(Row("App. A.1, Fig. A1", "plateau saddles with biases, r = 2..5 pooled",
                     "\"little to no\"", pct(k, n), f"{n}",
