@@ -23,19 +23,19 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import ConfigDict, Field, StrictStr
 
-from ..config import ConfigError, validate
+from ..config import ConfigError, Spec, validate
 from ..store import DONE, Store
 from .executor import Units
 
 HOW = "write it with 'landscape-hpc plan SWEEP --calibrate N --json > FILE'"
 
 
-class _Read(BaseModel):
+class _Read(Spec):
     """Reads the keys the packer needs; a calibration file has many more."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore")
 
 
 class _GroupCost(_Read):
