@@ -111,7 +111,10 @@ def channels_rows(out: Path) -> list[Row]:
     rows.append(Row("App. A.1, Fig. A1", "plateau saddles with biases, r = 2..5 pooled",
                     "\"little to no\"", pct(k, n), f"{n}",
                     "consistent" if wilson(k, n)[1] < LITTLE else "not consistent",
-                    f"criterion: upper 95% bound below {LITTLE:.0%}"))
+                    f"criterion: upper 95% bound below {LITTLE:.0%}" + (
+                        "; end points of any class with such a pair (channels included): "
+                        f"{pct(wb.loc[wb['width'] >= 2, 'close'].sum(), n)}" if "close" in wb
+                        else "")))
     for label, g in (("no biases", nb), ("biases", wb)):
         k, n = g["channels"].sum(), g["tasks"].sum()
         per = ", ".join(f"r = {w}: {100 * c / m:.0f}%"
@@ -605,9 +608,9 @@ CHECKED = {
         "`channels_channel_stop.yaml` runs the first 30 seeds of widths 2-5 with and without "
         "it, and the rows above compare where they end.  A plateau saddle is counted as a "
         "converged end point with two input vectors closer than 1e-3 (L2); the paper does not "
-        "state its criterion.  No converged end point without biases has such a pair; the "
-        "channel-stop sweep also counts end points of any class with one (its row 'end points "
-        "of any class'): those are channels, at the maxnorm in the paper's protocol, where they "
+        "state its criterion.  No converged end point without biases has such a pair; the notes of "
+        "the plateau rows and the channel-stop row 'end points of any class' also count end "
+        "points of any class with one: those are channels, at the maxnorm in the paper's protocol, where they "
         "look like converged networks (abstract: channels 'look like flat local minima with finite "
         "parameter values'), so the inset may count them; the paper does not say.  The paper's Fig. 2 is titled without biases while its loss "
         "formula (A.2) has them: both settings are reported.  Without biases, most runs at "
