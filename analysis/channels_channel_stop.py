@@ -10,9 +10,9 @@ maxnorm), of plateau saddles (converged with duplicated neurons: two input vecto
 at the maxnorm look like converged networks with duplicated neurons) with the stop on (``{}``)
 and off (``null``), with 95% Wilson intervals, the median L2 distance of the channels'
 closest pair, and the close end points that the channel stop found in a channel of three or
-more neurons (``close_triple``); the CSV also counts the seeds whose two runs end in the same class and at the same
-loss level (relative 1e-3: a channel's loss at its detection is within that of its loss at the
-maxnorm).
+more neurons (``close_triple_on``); the CSV also counts the seeds whose two runs end in the same
+class and at the same loss level (relative 1e-3: a channel's loss at its detection is within
+that of its loss at the maxnorm).
 """
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ def main() -> None:
                 row |= {f"{what}_{stop}": k, f"{what}_{stop}_lower": float(lo),
                         f"{what}_{stop}_upper": float(hi), f"tasks_{stop}": n}
             row[f"channel_l2_{stop}"] = float(h.loc[h["channel"], "min_l2_distance"].median())
-            row[f"close_triple_{stop}"] = int((h["close"] & (h["channel_neurons"].fillna("")
-                                                             .str.count(",") >= 2)).sum())
+        on = g[g["stop"] == "on"]
+        row["close_triple_on"] = int((on["close"] & (on["channel_neurons"].fillna("")
+                                                     .str.count(",") >= 2)).sum())
         rows.append(row)
     table = pd.DataFrame(rows)
     panels = sorted(table["biases"].unique())

@@ -25,7 +25,7 @@ from common import arguments, finish, plt, task_table
 
 from landscape_hpc.analysis import jump_along_channel
 from landscape_hpc.analysis.channels import closest_pairs
-from landscape_hpc.analysis.store import channel_results
+from landscape_hpc.analysis.store import channel_results, group_network
 from landscape_hpc.dynamics import DynamicsSpec
 from landscape_hpc.problem import build_problem
 from landscape_hpc.store import Store
@@ -40,7 +40,7 @@ def channels(store: str, ds, k: int) -> pd.DataFrame:
     df = task_table(ds, ["channel_neurons", "is_channel", "n_params", "group"], threshold=0.0)
     pairs = df["channel_neurons"].fillna("").str.count(",") == 1
     df = df[((df["stopped_by"] == "channel") & pairs)
-            | ((df["stopped_by"] != "channel") & (df["is_channel"] == 1))]
+            | ((df["stopped_by"] != "channel") & df["is_channel"].astype(bool))]
     if df.empty:
         raise SystemExit(f"{store}: no channel of a pair of neurons to jump along")
     df = df[df["n_params"] == df["n_params"].max()].sort_values("seed").head(k).copy()
@@ -49,7 +49,7 @@ def channels(store: str, ds, k: int) -> pd.DataFrame:
         if row["stopped_by"] == "channel":
             i, j = map(int, row["channel_neurons"].split(","))
         else:
-            net = build_problem(st.group_config(int(row["group"]))["problem"]).net
+            net = group_network(st.group_config(int(row["group"])))
             theta = torch.from_numpy(task_theta(ds, row)[:net.num_params])
             pair = closest_pairs(net, theta)[0]
             i, j = int(pair.i), int(pair.j)

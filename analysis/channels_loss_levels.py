@@ -7,11 +7,12 @@ Left/right panel: without/with biases.  Each dot is a task: converged tasks at t
 channels (stopped at the maxnorm) at the loss where they reached it, coloured by outcome.  Below:
 per width, the share of initialisations that converge with duplicated neurons (the signature of a
 plateau saddle, Fig. 2b inset) and the share of channels (Fig. A1 insets), with 95% Wilson
-intervals.  The CSV lists per width the
-tasks, converged tasks, distinct loss levels, unique solutions up to permutation, duplicates,
-end points of any class with duplicated neurons (``close``: channels included), channels, the converged tasks whose loss level another width also reaches (``shared``: "many
-identical-loss solutions are found by networks of different sizes", Fig. 2), and the same for
-the channels, at the loss where each was stopped (``channels_shared``).
+intervals.  The CSV lists per width the tasks, converged tasks, distinct loss levels, unique
+solutions up to permutation, duplicates, end points of any class with duplicated neurons
+(``close``: channels included), channels, the converged tasks whose loss level another width
+also reaches (``shared``: "many identical-loss solutions are found by networks of different
+sizes", Fig. 2), and the same for the channels, at the loss where each was stopped
+(``channels_shared``).
 """
 
 from __future__ import annotations

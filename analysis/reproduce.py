@@ -104,17 +104,15 @@ def channels_rows(out: Path) -> list[Row]:
                         pct(r.duplicates, r.tasks), f"{r.tasks}",
                         overlap(r.duplicates, r.tasks, 0.10, 0.30),
                         "share of all initialisations whose converged end point has two "
-                        "neurons with the same input weights" + (
-                            f"; end points of any class with such a pair (channels included): "
-                            f"{pct(r.close, r.tasks)}" if "close" in nb else "")))
+                        "neurons with the same input weights; end points of any class with such "
+                        f"a pair (channels included): {pct(r.close, r.tasks)}"))
     k, n = wb.loc[wb["width"] >= 2, "duplicates"].sum(), wb.loc[wb["width"] >= 2, "tasks"].sum()
     rows.append(Row("App. A.1, Fig. A1", "plateau saddles with biases, r = 2..5 pooled",
                     "\"little to no\"", pct(k, n), f"{n}",
                     "consistent" if wilson(k, n)[1] < LITTLE else "not consistent",
-                    f"criterion: upper 95% bound below {LITTLE:.0%}" + (
-                        "; end points of any class with such a pair (channels included): "
-                        f"{pct(wb.loc[wb['width'] >= 2, 'close'].sum(), n)}" if "close" in wb
-                        else "")))
+                    f"criterion: upper 95% bound below {LITTLE:.0%}; end points of any class "
+                    "with such a pair (channels included): "
+                    f"{pct(wb.loc[wb['width'] >= 2, 'close'].sum(), n)}"))
     for label, g in (("no biases", nb), ("biases", wb)):
         k, n = g["channels"].sum(), g["tasks"].sum()
         per = ", ".join(f"r = {w}: {100 * c / m:.0f}%"
@@ -152,17 +150,18 @@ def channels_rows(out: Path) -> list[Row]:
     return rows + channel_stop_rows(out) + saddle_line_rows(out) + jump_rows(out)
 
 
-#: the jump tables: file name -> which channels
-JUMPS = {"channels_jump": "channels of the paper's Fig. 5 configuration (8-D Rosenbrock, r = 8 "
-                          "softplus with biases, channels_jump.yaml)",
-         "channels_jump_2d": "a channel of the loss-levels sweep (2-D), not the paper's 8-D one"}
+#: the jump tables: file name -> (input dimension, which channels)
+JUMPS = {"channels_jump": ("8-D", "channels of the paper's Fig. 5 configuration (8-D Rosenbrock, "
+                                  "r = 8 softplus with biases, channels_jump.yaml)"),
+         "channels_jump_2d": ("2-D", "channels of the loss-levels sweep (2-D), not the paper's "
+                                     "8-D configuration")}
 
 
 def jump_rows(out: Path) -> list[Row]:
     text = {"limit_error": "error of the GLU limit", "loss_decrease": "loss decrease per jump",
             "sharpness": "sharpness (largest Hessian eigenvalue)"}
     rows = []
-    for name, which in JUMPS.items():
+    for name, (dim, which) in JUMPS.items():
         try:
             t, jumps = read(out, f"{name}_slopes"), read(out, name)
         except FileNotFoundError:
@@ -176,7 +175,7 @@ def jump_rows(out: Path) -> list[Row]:
                                  for r in g.itertuples())
             rows.append(Row(
                 "Fig. 5, App. C.1", f"jump procedure: {text[q]} against eps (log-log slope), "
-                f"{'8-D' if name == 'channels_jump' else '2-D'} channels",
+                f"{dim} channels",
                 f"{predicted:g} (eps^{predicted:g})", f"{fitted:.3f}",
                 f"{len(g)} x {jumps['jump'].max()} jumps",
                 "agree" if abs(fitted - predicted) < 0.2 else "disagree",
@@ -204,19 +203,18 @@ def channel_stop_rows(out: Path) -> list[Row]:
         rows.append(Row("Sec. 2, Fig. 2b inset", f"plateau saddles, no biases, r = 2..5 pooled, "
                         f"channel stop {stop}", "10-30%", pct(k, n), f"{n}",
                         overlap(k, n, 0.10, 0.30), "the first 30 seeds per width"))
-    if "close_off" in nb:
-        k, n = int(nb["close_off"].sum()), int(nb["tasks_off"].sum())
-        per = ", ".join(f"r = {r.width}: {r.close_off}/{r.tasks_off}" for r in nb.itertuples())
-        l2 = ", ".join(f"{x:.1e}" for x in nb["channel_l2_off"])
-        k_on, triple = int(nb["close_on"].sum()), int(nb["close_triple_on"].sum())
-        rows.append(Row("Sec. 2, Fig. 2b inset", "end points of any class with two input vectors "
-                        "closer than 1e-3 (L2), channels included, no biases, r = 2..5 pooled, "
-                        "channel stop off", "10-30% (plateau saddles)", pct(k, n), f"{n}",
-                        overlap(k, n, 0.10, 0.30), "a reading of the inset in which a channel "
-                        "stopped at the maxnorm counts as a converged network with duplicated "
-                        f"neurons; per width {per}; median L2 distance of the channels' closest "
-                        f"pair per width {l2}; with the stop on, {triple} of the {k_on} close "
-                        "end points are channels of three or more neurons"))
+    k, n = int(nb["close_off"].sum()), int(nb["tasks_off"].sum())
+    per = ", ".join(f"r = {r.width}: {r.close_off}/{r.tasks_off}" for r in nb.itertuples())
+    l2 = ", ".join(f"{x:.1e}" for x in nb["channel_l2_off"])
+    k_on, triple = int(nb["close_on"].sum()), int(nb["close_triple_on"].sum())
+    rows.append(Row("Sec. 2, Fig. 2b inset", "end points of any class with two input vectors "
+                    "closer than 1e-3 (L2), channels included, no biases, r = 2..5 pooled, "
+                    "channel stop off", "10-30% (plateau saddles)", pct(k, n), f"{n}",
+                    overlap(k, n, 0.10, 0.30), "a reading of the inset in which a channel "
+                    "stopped at the maxnorm counts as a converged network with duplicated "
+                    f"neurons; per width {per}; median L2 distance of the channels' closest "
+                    f"pair per width {l2}; with the stop on, {triple} of the {k_on} close end "
+                    "points are channels of three or more neurons"))
     return rows
 
 
@@ -608,11 +606,12 @@ CHECKED = {
         "`channels_channel_stop.yaml` runs the first 30 seeds of widths 2-5 with and without "
         "it, and the rows above compare where they end.  A plateau saddle is counted as a "
         "converged end point with two input vectors closer than 1e-3 (L2); the paper does not "
-        "state its criterion.  No converged end point without biases has such a pair; the notes of "
-        "the plateau rows and the channel-stop row 'end points of any class' also count end "
-        "points of any class with one: those are channels, at the maxnorm in the paper's protocol, where they "
-        "look like converged networks (abstract: channels 'look like flat local minima with finite "
-        "parameter values'), so the inset may count them; the paper does not say.  The paper's Fig. 2 is titled without biases while its loss "
+        "state its criterion.  No converged end point without biases has such a pair; the "
+        "notes of the plateau rows and the channel-stop row 'end points of any class' also "
+        "count end points of any class with one: those are channels, at the maxnorm in the "
+        "paper's protocol, where they look like converged networks (abstract: channels 'look "
+        "like flat local minima with finite parameter values'), so the inset may count them; "
+        "the paper does not say.  The paper's Fig. 2 is titled without biases while its loss "
         "formula (A.2) has them: both settings are reported.  Without biases, most runs at "
         "r >= 2 end in channels (the channels row), and the loss levels shared across widths are those of "
         "channels (the row above): in our runs the identical-loss solutions across network "
@@ -620,11 +619,12 @@ CHECKED = {
         "5) jump along every channel of a pair that `channels_jump.yaml` (the paper's Fig. 5 "
         "configuration: 8-D Rosenbrock, r = 8 softplus with biases, 81 parameters; the same "
         "tasks as in the Fig. 4 sweep, maxtime 600 s) ends in, up to five (the paper jumps along "
-        "one, picked arbitrarily), and along the 2-D channel of the loss-levels sweep: eps "
-        "halved 8 times, flow time 100 after each jump.  The loss decrease per jump includes "
-        "what the flow itself loses in that time; where the eps^2 part falls towards it, the "
-        "ratio of successive decreases drops below 4 (last jumps) and the fitted slope below "
-        "2: early on the 2-D channel (the disagreement), only in the last jump on the 8-D ones."),
+        "one, picked arbitrarily), and along up to five 2-D channels of the loss-levels sweep "
+        "(width 5 with biases): eps halved 8 times, flow time 100 after each jump.  The loss "
+        "decrease per jump includes what the flow itself loses in that time; where the eps^2 "
+        "part falls towards it, the ratio of successive decreases drops below 4 and the fitted "
+        "slope below 2: from the middle jumps on the 2-D channels (the disagreement), in the "
+        "last two on the 8-D ones."),
     "channels-to-infinity, Fig. 4": (
         "The sample (`channels_scaling.yaml`, profile `sample`) runs 45 of the sweep's 162 "
         "configurations at the paper's 50 seeds each: every dataset (Rosenbrock, eq. 8, and "

@@ -108,7 +108,7 @@ class NetSpec(Spec):
     @property
     def num_params(self) -> int:
         """P, the length of theta."""
-        return sum(b.size for b in self.blocks())
+        return self.blocks()[-1].stop
 
 
 class Network:
@@ -118,8 +118,9 @@ class Network:
         self.spec = spec
         self.activation: Activation = spec.activation.build()
         dims = (spec.input_dim, *spec.widths)
-        self.blocks = {b.name: b for b in spec.blocks()}
-        self.num_params = spec.num_params
+        blocks = spec.blocks()
+        self.blocks = {b.name: b for b in blocks}
+        self.num_params = blocks[-1].stop
         if spec.fixed_readout is None:
             self.fixed_a = None
         else:
